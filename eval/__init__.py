@@ -1,0 +1,1 @@
+"""Stage 4: run question sets through the answering pipeline offline and score the answers."""

@@ -1,0 +1,55 @@
+"""Lexical retrieval with BM25 (bm25s, English stop words and Snowball stemming) over the same chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    tokenized: list[list[str]] = bm25s.tokenize(texts, stemmer=_STEMMER, return_ids=False, show_progress=False)
+    return tokenized
+
+
+class Bm25Index:
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    @classmethod
+    def build(cls, texts: list[str]) -> Bm25Index:
+        model = bm25s.BM25()
+        model.index(bm25s.tokenize(texts, stemmer=_STEMMER, show_progress=False), show_progress=False)
+        return cls(model)
+
+    def missing_terms(self, text: str) -> list[str]:
+        """Stemmed content terms of ``text`` that occur nowhere in the indexed chunks."""
+        vocab = self._model.vocab_dict
+        return [t for t in _tokens([text])[0] if t not in vocab]
+
+    def terms(self, text: str) -> set[str]:
+        """Stemmed content terms (stop words removed), as the index sees them."""
+        return set(_tokens([text])[0])
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of chunks sharing at least one term with the query, best first."""
+        vocab = self._model.vocab_dict
+        terms = [t for t in _tokens([query])[0] if t in vocab]
+        n_docs = int(self._model.scores["num_docs"])
+        if not terms or n_docs == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        ids, scores = self._model.retrieve([terms], k=min(k, n_docs), show_progress=False)
+        keep = scores[0] > 0
+        return scores[0][keep].astype(np.float32), ids[0][keep].astype(np.int64)
+
+    def save(self, directory: Path) -> None:
+        self._model.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> Bm25Index:
+        return cls(bm25s.BM25.load(str(directory), show_progress=False))

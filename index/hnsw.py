@@ -1,0 +1,69 @@
+"""A thin wrapper over ``faiss.IndexHNSWFlat`` with inner product (cosine on unit vectors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+
+
+class HnswIndex:
+    def __init__(self, index: faiss.IndexHNSWFlat, params: HnswParams) -> None:
+        self._index = index
+        self.params = params
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, params: HnswParams) -> HnswIndex:
+        if vectors.ndim != 2:
+            raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
+        index = faiss.IndexHNSWFlat(vectors.shape[1], params.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params.ef_construction
+        index.hnsw.efSearch = params.ef_search
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, params)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scores, ids), each of shape (n_queries, k'); k' = min(k, len(self)). Best first."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.shape[1] != self.dim:
+            raise ValueError(f"query dimension {queries.shape[1]} does not match index dimension {self.dim}")
+        k = min(k, len(self))
+        if k <= 0:
+            empty = np.zeros((len(queries), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        self._index.hnsw.efSearch = max(self.params.ef_search, k)
+        scores, ids = self._index.search(queries, k)
+        return scores, ids
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of the given ids (HNSW flat keeps them exactly)."""
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._index.reconstruct(int(i)) for i in ids])
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, params: HnswParams) -> HnswIndex:
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexHNSWFlat):
+            raise ValueError(f"{path} is not an HNSW flat index")
+        return cls(index, params)

@@ -1,0 +1,49 @@
+"""Search a loaded index version: dense (HNSW), lexical (BM25), or both fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from index.store import Snapshot
+from ingest.types import Chunk
+
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+RRF_K = 60  # the constant from Cormack et al. (2009)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # cosine similarity between question and passage (for every mode: the abstention signal)
+    rank: int  # 1-based, in the mode's ranking
+
+
+def search(snapshot: Snapshot, question: str, query: np.ndarray, k: int, mode: RetrievalMode = "hybrid") -> list[Hit]:
+    pool = max(k * 4, 20)
+    if mode == "dense":
+        ranked = _dense_ids(snapshot, query, k)
+    elif mode == "bm25":
+        ranked = [int(i) for i in snapshot.bm25.search(question, k)[1]]
+    else:
+        ranked = reciprocal_rank_fusion(
+            [_dense_ids(snapshot, query, pool), [int(i) for i in snapshot.bm25.search(question, pool)[1]]]
+        )[:k]
+    cosines = snapshot.index.vectors(ranked) @ query.astype(np.float32) if ranked else np.zeros(0)
+    return [Hit(snapshot.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ranked, cosines, strict=True), 1)]
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[int]:
+    """Fuse rankings of ids: score(id) = sum over rankings of 1 / (k + rank). Ties keep first-seen order."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda item: -scores[item])
+
+
+def _dense_ids(snapshot: Snapshot, query: np.ndarray, k: int) -> list[int]:
+    _, ids = snapshot.index.search(query.reshape(1, -1), k)
+    return [int(i) for i in ids[0] if i >= 0]

@@ -1,0 +1,192 @@
+"""Versioned, atomically swapped index directory.
+
+Layout: ``<root>/versions/<id>/`` holds one complete, immutable index; ``<root>/current`` is a symlink to the
+served version. A new version is written under a temporary name, renamed into place, and only then is
+``current`` swapped (``os.replace`` of a symlink is atomic), so a crash at any point leaves the previous
+version intact and served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.bm25 import Bm25Index
+from index.hnsw import HnswIndex, HnswParams
+from index.manifest import Manifest
+from ingest.types import Chunk, Location
+
+KEEP_VERSIONS = 3
+
+
+class IndexNotFound(RuntimeError):
+    """No index has been built yet in this directory."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What ingest learned about one file; ``chunks``/``vectors`` are its pre-dedup chunks (for reuse)."""
+
+    path: str
+    sha256: str
+    status: str  # indexed | skipped | failed
+    reason: str = ""
+    n_chunks: int = 0
+
+
+@dataclass
+class Snapshot:
+    """One loaded index version."""
+
+    manifest: Manifest
+    chunks: list[Chunk]
+    index: HnswIndex
+    bm25: Bm25Index
+    files: dict[str, FileRecord]
+    directory: Path
+
+    def file_cache(self) -> tuple[list[Chunk], np.ndarray]:
+        """Every file's pre-dedup chunks and their vectors, for incremental re-ingest."""
+        chunks = _read_chunks(self.directory / "cache_chunks.jsonl")
+        vectors = np.load(self.directory / "cache_vectors.npy")
+        return chunks, vectors
+
+
+class IndexStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def current_link(self) -> Path:
+        return self.root / "current"
+
+    @property
+    def report_path(self) -> Path:
+        return self.root / "last-ingest-report.json"
+
+    def write_report(self, report: dict[str, object]) -> None:
+        """The latest ingest's per-file report (also for runs that changed nothing or failed)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.report_path.with_suffix(f".tmp-{uuid.uuid4().hex[:6]}")
+        tmp.write_text(json.dumps(report, indent=1))
+        os.replace(tmp, self.report_path)
+
+    def current_version(self) -> str | None:
+        try:
+            return os.readlink(self.current_link).rsplit("/", 1)[-1]
+        except OSError:
+            return None
+
+    def exists(self) -> bool:
+        return (self.current_link / "manifest.json").exists()
+
+    def load(self, params: HnswParams | None = None) -> Snapshot:
+        version = self.current_version()
+        if version is None or not self.exists():
+            raise IndexNotFound(f"no index in {self.root}; run `notes-qa ingest` first")
+        directory = self.root / "versions" / version
+        manifest = Manifest.model_validate_json((directory / "manifest.json").read_text())
+        params = params or HnswParams(manifest.hnsw_m, manifest.hnsw_ef_construction, manifest.hnsw_ef_search)
+        files_raw = json.loads((directory / "files.json").read_text())
+        return Snapshot(
+            manifest=manifest,
+            chunks=_read_chunks(directory / "chunks.jsonl"),
+            index=HnswIndex.load(directory / "hnsw.faiss", params),
+            bm25=Bm25Index.load(directory / "bm25"),
+            files={f["path"]: FileRecord(**f) for f in files_raw},
+            directory=directory,
+        )
+
+    def write(
+        self,
+        manifest: Manifest,
+        chunks: list[Chunk],
+        index: HnswIndex,
+        bm25: Bm25Index,
+        files: list[FileRecord],
+        cache_chunks: list[Chunk],
+        cache_vectors: np.ndarray,
+        report: dict[str, object],
+    ) -> Path:
+        """Write a complete new version and make it current. Returns its directory."""
+        versions = self.root / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        tmp = versions / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"
+        tmp.mkdir()
+        index.save(tmp / "hnsw.faiss")
+        bm25.save(tmp / "bm25")
+        _write_chunks(tmp / "chunks.jsonl", chunks)
+        _write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
+        np.save(tmp / "cache_vectors.npy", cache_vectors)
+        (tmp / "files.json").write_text(json.dumps([asdict(f) for f in files], indent=1))
+        (tmp / "report.json").write_text(json.dumps(report, indent=1))
+        (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))  # last: marks completeness
+        _fsync_dir(tmp)
+        final = versions / manifest.version
+        os.rename(tmp, final)
+        self._point_current_at(manifest.version)
+        self._prune()
+        return final
+
+    def set_threshold(self, threshold: float) -> None:
+        """Record a calibrated threshold in the current version's manifest (atomic file replace)."""
+        snapshot_dir = self.root / "versions" / (self.current_version() or "")
+        path = snapshot_dir / "manifest.json"
+        if not path.exists():
+            raise IndexNotFound(f"no index in {self.root}; run `notes-qa ingest` first")
+        manifest = Manifest.model_validate_json(path.read_text())
+        manifest.threshold = threshold
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(manifest.model_dump_json(indent=1))
+        os.replace(tmp, path)
+
+    def _point_current_at(self, version: str) -> None:
+        link_tmp = self.root / f".current-{uuid.uuid4().hex[:6]}"
+        os.symlink(f"versions/{version}", link_tmp)
+        os.replace(link_tmp, self.current_link)
+        _fsync_dir(self.root)
+
+    def _prune(self) -> None:
+        """Drop interrupted writes and all but the newest few complete versions (never the current one)."""
+        versions = self.root / "versions"
+        current = self.current_version()
+        for stale in versions.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        complete = sorted(p for p in versions.iterdir() if not p.name.startswith("."))
+        for old in complete[:-KEEP_VERSIONS]:
+            if old.name != current:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    for child in path.iterdir() if path.is_dir() else []:
+        if child.is_file() and not child.is_symlink():
+            with open(child, "rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    chunks = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            raw = json.loads(line)
+            raw["also_in"] = tuple(Location(**loc) for loc in raw.get("also_in", []))
+            chunks.append(Chunk(**raw))
+    return chunks

@@ -1,0 +1,186 @@
+"""Cut a document into retrievable chunks along its structure.
+
+Sections (heading + body) are the unit; a section larger than ``max_chars`` is split between blocks with a
+small overlap, and only a block larger than that is split inside (by lines, then sentences). A flashcard is
+question + answer: a long answer is split, but every piece carries its question.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+from ingest.blocks import Block, heading_title, parse_blocks
+from ingest.types import HEADING_SEP, Chunk, Document
+
+# Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
+CHUNKER_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_chars: int = 900
+    overlap_chars: int = 200
+
+
+def chunk_document(doc: Document, config: ChunkingConfig) -> list[Chunk]:
+    blocks = parse_blocks(doc)
+    if doc.format == "flashcards":
+        return _chunk_flashcards(doc, blocks, config)
+    return _chunk_sections(doc, blocks, config)
+
+
+def _chunk_sections(doc: Document, blocks: list[Block], config: ChunkingConfig) -> list[Chunk]:
+    return [
+        chunk
+        for path, body in _merge_small_subsections(_sections(blocks), config.max_chars)
+        for chunk in _pack(doc, HEADING_SEP.join(path), body, config)
+    ]
+
+
+def _sections(blocks: list[Block]) -> list[tuple[tuple[str, ...], list[Block]]]:
+    """Group blocks under their heading path. A heading with no body yet joins the next section."""
+    sections: list[tuple[tuple[str, ...], list[Block]]] = []
+    stack: list[tuple[int, str]] = []
+    stack_before: list[tuple[int, str]] = []  # the path of the section being collected
+    body: list[Block] = []
+    for block in blocks:
+        if block.kind == "heading":
+            if any(b.kind != "heading" for b in body):
+                sections.append((tuple(t for _, t in stack_before), body))
+                body = []
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            stack.append((block.level, heading_title(block)))
+        if not body or body[-1].kind == "heading" or block.kind == "heading":
+            stack_before = list(stack)
+        body.append(block)
+    if body:
+        sections.append((tuple(t for _, t in stack_before), body))
+    return sections
+
+
+def _merge_small_subsections(
+    sections: list[tuple[tuple[str, ...], list[Block]]], max_chars: int
+) -> list[tuple[tuple[str, ...], list[Block]]]:
+    """A small subsection joins its parent's chunk when both fit together (e.g. "Pros:" under its post)."""
+    merged: list[tuple[tuple[str, ...], list[Block]]] = []
+    for path, body in sections:
+        if merged:
+            prev_path, prev_body = merged[-1]
+            is_child = 0 < len(prev_path) < len(path) and path[: len(prev_path)] == prev_path
+            if is_child and sum(len(b.text) for b in prev_body + body) <= max_chars:
+                merged[-1] = (prev_path, prev_body + body)
+                continue
+        merged.append((path, list(body)))
+    return merged
+
+
+def _chunk_flashcards(doc: Document, blocks: list[Block], config: ChunkingConfig) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    # An export is strictly term, definition, term, definition...: pair the blocks up.
+    for k in range(0, len(blocks), 2):
+        card = blocks[k : k + 2]
+        question = " ".join(card[0].text.split())
+        chunks.extend(_pack(doc, question, card, config, repeat_first=True))
+    return chunks
+
+
+def _pack(
+    doc: Document, path: str, blocks: list[Block], config: ChunkingConfig, repeat_first: bool = False
+) -> list[Chunk]:
+    """Greedily pack blocks into chunks of at most ``max_chars``; consecutive chunks overlap by one small block.
+
+    With ``repeat_first`` (flashcards) the first block, the question, is repeated as the prefix of every piece.
+    """
+    head = blocks[0] if repeat_first else None
+    pieces = [p for b in (blocks[1:] if head else blocks) for p in _split_block(b, config.max_chars)]
+    budget = config.max_chars - (len(head.text) if head else 0)
+    groups: list[list[Block]] = []
+    current: list[Block] = []
+    size = 0
+    for piece in pieces:
+        if current and size + len(piece.text) > max(budget, config.max_chars // 3):
+            groups.append(current)
+            tail = current[-1]
+            current = [tail] if len(tail.text) <= config.overlap_chars and tail.kind != "heading" else []
+            size = sum(len(b.text) for b in current)
+        current.append(piece)
+        size += len(piece.text)
+    if current or not groups:
+        groups.append(current)
+    title = doc.title
+    chunks = []
+    for group in groups:
+        members = ([head] if head else []) + group
+        start, end = min(b.start for b in members), max(b.end for b in members)
+        text = _join(members)
+        chunks.append(Chunk(file=doc.path, heading=path or title, start_line=start, end_line=end, text=text))
+    return chunks
+
+
+def _join(blocks: list[Block]) -> str:
+    """Blocks on adjacent lines join with a newline, blocks apart with a blank line, as in the note."""
+    out = blocks[0].text
+    for prev, block in itertools.pairwise(blocks):
+        out += ("\n" if block.start == prev.end + 1 else "\n\n") + block.text
+    return out
+
+
+def _split_block(block: Block, max_chars: int) -> list[Block]:
+    """A block that fits is returned as is; a larger one is cut at line, then sentence, boundaries."""
+    if len(block.text) <= max_chars:
+        return [block]
+    lines = block.text.split("\n")
+    if len(lines) > 1:
+        out: list[Block] = []
+        acc: list[str] = []
+        first = block.start
+        for offset, line in enumerate(lines):
+            if acc and sum(len(x) + 1 for x in acc) + len(line) > max_chars:
+                out.append(Block(block.kind, first, block.start + offset - 1, "\n".join(acc)))
+                acc, first = [], block.start + offset
+            acc.append(line)
+        out.append(Block(block.kind, first, block.end, "\n".join(acc)))
+        if block.kind == "code":
+            out = _refence(out)
+        return [p for b in out for p in (_split_block(b, max_chars) if b.start == b.end else [b])]
+    sentences = re.split(r"(?<=[.!?])\s+(?=\S)", block.text)
+    out, acc = [], []
+    for sentence in sentences:
+        for word_piece in _hard_wrap(sentence, max_chars):
+            if acc and sum(len(x) + 1 for x in acc) + len(word_piece) > max_chars:
+                out.append(Block(block.kind, block.start, block.end, " ".join(acc)))
+                acc = []
+            acc.append(word_piece)
+    if acc:
+        out.append(Block(block.kind, block.start, block.end, " ".join(acc)))
+    return out
+
+
+def _refence(pieces: list[Block]) -> list[Block]:
+    """Pieces of a split code block each get an opening and closing fence, so each reads as code."""
+    fence = pieces[0].text.lstrip()[:3]
+    out = []
+    for piece in pieces:
+        text = piece.text
+        if not text.lstrip().startswith(fence):
+            text = f"{fence}\n{text}"
+        if not text.rstrip().endswith(fence) or text.strip() == fence:
+            text = f"{text}\n{fence}"
+        out.append(Block(piece.kind, piece.start, piece.end, text))
+    return out
+
+
+def _hard_wrap(text: str, max_chars: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text]
+    words, out, acc = text.split(" "), [], ""
+    for word in words:
+        if acc and len(acc) + 1 + len(word) > max_chars:
+            out.append(acc)
+            acc = word
+        else:
+            acc = f"{acc} {word}" if acc else word
+    return [*out, acc]

@@ -1,0 +1,124 @@
+"""Turn a raw note into a clean ``Document``: front matter, web-page chrome and export trailers removed.
+
+Removed lines are blanked rather than deleted so that every chunk's line span points into the original file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from ingest.types import DocFormat, Document
+
+# Lines a GitHub "view file" page scrape carries around the content.
+_CHROME_LINE = re.compile(
+    r"^(skip to content|latest commit|history|file metadata and controls|raw|blame|preview|code"
+    r"|copy raw file|download raw file|edit this file|\d+ lines \(\d+ loc\) · [\d.]+ (bytes|kb|mb)"
+    r"|[\w.\- ]+\.(md|markdown|txt))$",
+    re.IGNORECASE,
+)
+# Lines a flashcard site puts above the cards (promo banners).
+_FLASHCARD_BANNER = re.compile(r"(quizwiz|quizlet|réussis tes devoirs|ace your homework)", re.IGNORECASE)
+# Headings that open the "related study sets" trailer of a flashcard export.
+_TRAILER_HEADING = re.compile(
+    r"^(ensembles d'études connexes|related study sets|other study sets|study sets|sets found in the same folder)$",
+    re.IGNORECASE,
+)
+_VIEW_SET = re.compile(r"^view set$", re.IGNORECASE)
+# Headings, bold pseudo-headings and code fences mark a note as markdown (lists and tables alone do not).
+_MD_STRUCTURE = re.compile(r"^(#{1,6} \S|\*\*[^*].*\*\*[\s:]*$|```)")
+
+
+def clean(path: str, text: str) -> Document:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    metadata = _strip_front_matter(lines)
+    scraped = _strip_page_chrome(lines)
+    flashcards = _strip_flashcard_export(lines, metadata)
+    fmt: DocFormat = "flashcards" if flashcards else _detect_format(path, lines)
+    return Document(path=path, lines=tuple(lines), format=fmt, metadata=metadata, scraped=scraped)
+
+
+def _blank(lines: list[str], start: int, end: int) -> None:
+    for i in range(start, end):
+        lines[i] = ""
+
+
+def _strip_front_matter(lines: list[str]) -> dict[str, str]:
+    """TOML (+++) or YAML (---) front matter at the top: blank it, keep title/tags/date as metadata."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or lines[first].strip() not in ("+++", "---"):
+        return {}
+    fence = lines[first].strip()
+    end = next((i for i in range(first + 1, len(lines)) if lines[i].strip() == fence), None)
+    if end is None:
+        return {}
+    body = "\n".join(lines[first + 1 : end])
+    try:
+        raw = tomllib.loads(body) if fence == "+++" else yaml.safe_load(body)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError):
+        raw = None
+    _blank(lines, first, end + 1)
+    if not isinstance(raw, dict):
+        return {}
+    meta: dict[str, str] = {}
+    for key in ("title", "date", "tags"):
+        value = raw.get(key)
+        if value in (None, "", []):
+            continue
+        meta[key] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return meta
+
+
+def _strip_page_chrome(lines: list[str]) -> bool:
+    """Blank the leading run of web-page chrome lines. Returns True when the note is a page scrape."""
+    hits = 0
+    end = 0
+    for i, line in enumerate(lines[:40]):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if _CHROME_LINE.match(stripped):
+            hits += 1
+            end = i + 1
+        else:
+            break
+    # One stray line that looks like a filename is not a scrape; the header of a page has several.
+    if hits < 3:
+        return False
+    _blank(lines, 0, end)
+    return True
+
+
+def _strip_flashcard_export(lines: list[str], metadata: dict[str, str]) -> bool:
+    """Blank the banner and the "related study sets" trailer of a flashcard export. True if it is one."""
+    banner = next((i for i, line in enumerate(lines[:15]) if _FLASHCARD_BANNER.search(line) and len(line) < 120), None)
+    trailer = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if _TRAILER_HEADING.match(line.strip()) and any(_VIEW_SET.match(x.strip()) for x in lines[i:])
+        ),
+        None,
+    )
+    if banner is None and trailer is None:
+        return False
+    if trailer is not None:
+        _blank(lines, trailer, len(lines))
+    if banner is not None:
+        # Everything above the banner is the deck's title.
+        title = " ".join(line.strip() for line in lines[:banner] if line.strip())
+        if title:
+            metadata.setdefault("title", title)
+        _blank(lines, 0, banner + 1)
+    return True
+
+
+def _detect_format(path: str, lines: list[str]) -> DocFormat:
+    if path.lower().endswith((".md", ".markdown")):
+        return "markdown"
+    structured = sum(1 for line in lines if _MD_STRUCTURE.match(line))
+    return "markdown" if structured >= 3 else "plaintext"

@@ -1,0 +1,71 @@
+"""The ingest stage's own types: a cleaned document and the chunks cut from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocFormat = Literal["markdown", "plaintext", "flashcards"]
+HEADING_SEP = " › "
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a passage lives: file (relative to the notes folder), heading path and 1-based line span."""
+
+    file: str
+    heading: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable passage. ``text`` is the original note text of lines start..end (chrome removed)."""
+
+    file: str
+    heading: str
+    start_line: int
+    end_line: int
+    text: str
+    also_in: tuple[Location, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}:{self.start_line}-{self.end_line}"
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.heading, self.start_line, self.end_line)
+
+    def passage(self) -> str:
+        """What the embedder and the generator see: the heading path, then the text.
+
+        When the text already opens with its own heading, only the ancestors are prefixed.
+        """
+        parts = [p for p in self.heading.split(HEADING_SEP) if p]
+        first_line = self.text.lstrip().split("\n", 1)[0]
+        if parts and _norm(parts[-1]) and _norm(first_line).startswith(_norm(parts[-1])):
+            parts = parts[:-1]
+        prefix = HEADING_SEP.join(parts)
+        return f"{prefix}\n{self.text}" if prefix else self.text
+
+
+@dataclass(frozen=True)
+class Document:
+    """A note after cleaning. ``lines`` keeps the file's line numbering: removed lines are blanked, not dropped."""
+
+    path: str
+    lines: tuple[str, ...]
+    format: DocFormat
+    metadata: dict[str, str] = field(default_factory=dict)
+    scraped: bool = False  # a web-page rendering (chrome was stripped): a lossy copy, preferred last in dedup
+
+    @property
+    def title(self) -> str:
+        return self.metadata.get("title", "")

@@ -1,0 +1,1 @@
+"""Stage 3: retrieval + grounded generation, served over HTTP and the command line."""

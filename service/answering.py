@@ -1,0 +1,127 @@
+"""The answering pipeline shared by the HTTP API, the CLI and the eval harness.
+
+question -> retrieve top-k -> (top-1 score below threshold: "no answer found", no generation)
+         -> grounded prompt -> generator (streamed) -> citations parsed -> refusal becomes an abstention.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from index.search import Hit
+from service.generator import Generator
+from service.prompting import NO_ANSWER, best_supporting, build_prompt, cited_numbers, is_refusal
+from service.retriever import Retriever
+
+AbstainReason = Literal["below_threshold", "generator_refused", "no_passages", "ungrounded"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the [n] used in the answer text
+    hit: Hit
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]  # every passage handed to the generator (or considered, when abstaining early)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    reason: AbstainReason | None = None
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+class Answerer:
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator,
+        top_k: int,
+        threshold: float | None,
+        default_threshold: float,
+    ) -> None:
+        self.retriever = retriever
+        self.generator = generator
+        self.top_k = top_k
+        self._threshold = threshold
+        self._default_threshold = default_threshold
+
+    def warm_up(self) -> None:
+        self.retriever.warm_up()
+        self.generator.warm_up()
+
+    @property
+    def threshold(self) -> float:
+        """Explicit setting, else the value calibrated and stored with the index, else the default."""
+        if self._threshold is not None:
+            return self._threshold
+        calibrated = self.retriever.manifest.threshold
+        return calibrated if calibrated is not None else self._default_threshold
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.retrieve(question, k or self.top_k)
+
+    def answer(self, question: str, top_k: int | None = None) -> Answer:
+        for event in self.stream(question, top_k):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")
+
+    def stream(self, question: str, top_k: int | None = None) -> Iterator[Token | Answer]:
+        started = time.perf_counter()
+        hits = self.retriever.retrieve(question, top_k or self.top_k)
+        retrieved = time.perf_counter()
+        timings = {"retrieve": _ms(started, retrieved)}
+        if not hits or max(h.score for h in hits) < self.threshold:
+            reason: AbstainReason = "no_passages" if not hits else "below_threshold"
+            timings["generate"] = 0.0
+            timings["total"] = _ms(started, time.perf_counter())
+            yield Token(NO_ANSWER)
+            yield Answer(question, NO_ANSWER, True, (), tuple(hits), timings, reason)
+            return
+        prompt = build_prompt(question, hits)
+        pieces: list[str] = []
+        for piece in self.generator.generate(prompt):
+            pieces.append(piece)
+            yield Token(piece)
+        done = time.perf_counter()
+        timings["generate"] = _ms(retrieved, done)
+        timings["total"] = _ms(started, done)
+        yield self._finish(question, "".join(pieces).strip(), hits, timings)
+
+    def _finish(self, question: str, text: str, hits: list[Hit], timings: dict[str, float]) -> Answer:
+        cited = cited_numbers(text, len(hits))
+        if is_refusal(text, cited):
+            return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "generator_refused")
+        if not cited and (best := best_supporting(text, hits)) is not None:
+            text = f"{text} [{best}]"
+            cited = [best]
+        if not cited or self._asserts_unknown_topic(question, text):
+            return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "ungrounded")
+        citations = tuple(Citation(n, hits[n - 1]) for n in cited)
+        return Answer(question, text, False, citations, tuple(hits), timings)
+
+
+    def _asserts_unknown_topic(self, question: str, text: str) -> bool:
+        """The answer talks about a term from the question that the notes never mention: it was made up.
+
+        (A small model asked about "beam search" with passages about greedy decoding will happily describe
+        beam search; no passage can ground that, whatever it cites.)
+        """
+        bm25 = self.retriever.snapshot().bm25
+        echoed = bm25.terms(question) & bm25.terms(text)
+        return bool(echoed & set(bm25.missing_terms(question)))
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)

@@ -1,0 +1,175 @@
+"""The ``notes-qa`` command: ingest, search, ask, serve (eval and calibrate come from ``eval``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Everything loads from installed packages: never reach for a model hub. Set before any HF import.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        settings = _settings()
+        result: int = args.func(settings, args)
+        return result
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _is_user_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
+
+
+def _settings() -> Any:
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"NOTES_QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise UserError(f"bad configuration: {problems}") from exc
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from index.manifest import IndexMismatch
+    from index.store import IndexNotFound
+    from ingest.embedder import ModelUnavailable
+    from ingest.pipeline import IngestError
+
+    return isinstance(exc, UserError | IngestError | IndexNotFound | IndexMismatch | ModelUnavailable)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="notes-qa",
+        description="Ask questions over your notes; answers cite the passages they come from. "
+        "Configuration: NOTES_QA_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, func: Callable[[Any, argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("ingest", cmd_ingest, "Index a folder of .md/.markdown/.txt notes (incremental).")
+    p.add_argument("dir", nargs="?", help="notes folder (default: NOTES_QA_NOTES_DIR, i.e. ./notes)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, summary line only")
+
+    p = command("search", cmd_search, "Show the passages retrieved for a question (no generation).")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=_positive, default=None)
+
+    p = command("ask", cmd_ask, "Answer a question from the notes, with citations.")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=_positive, default=None)
+
+    p = command("serve", cmd_serve, "Run the HTTP API (builds the index first if there is none).")
+    p.add_argument("--host", default=None, help="default: NOTES_QA_HOST (127.0.0.1)")
+    p.add_argument("--port", type=_positive, default=None, help="default: NOTES_QA_PORT (8000)")
+    return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _question(text: str, settings: Any) -> str:
+    text = text.strip()
+    if not text:
+        raise UserError("the question is empty")
+    if len(text) > settings.max_question_chars:
+        raise UserError(f"the question is {len(text)} characters; the limit is {settings.max_question_chars}")
+    return text
+
+
+def _top_k(value: int | None, settings: Any) -> int | None:
+    if value is not None and value > settings.max_top_k:
+        raise UserError(f"--top-k must be at most {settings.max_top_k}")
+    return value
+
+
+def cmd_ingest(settings: Any, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from service.ingesting import ingest_and_report
+
+    notes_dir = Path(args.dir) if args.dir else settings.notes_dir
+    ingest_and_report(settings, notes_dir, quiet=args.quiet)
+    return 0
+
+
+def cmd_search(settings: Any, args: argparse.Namespace) -> int:
+    from service.components import build_answerer
+
+    question = _question(args.question, settings)
+    answerer = build_answerer(settings)
+    for hit in answerer.search(question, _top_k(args.top_k, settings)):
+        c = hit.chunk
+        print(f"{hit.rank:>2}. {hit.score:.3f}  {c.file} › {c.heading} (lines {c.start_line}–{c.end_line})")
+        print("    " + " ".join(c.text.split())[:200])
+    return 0
+
+
+def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
+    from service.components import build_answerer
+
+    question = _question(args.question, settings)
+    top_k = _top_k(args.top_k, settings)
+    answerer = build_answerer(settings)
+    answerer.warm_up()
+    answer = answerer.answer(question, top_k)
+    print(answer.text)
+    for citation in answer.citations:
+        c = citation.hit.chunk
+        print(f"[{citation.n}] {c.file} › {c.heading} (lines {c.start_line}–{c.end_line})")
+    return 0
+
+
+def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.components import build_store
+    from service.ingesting import ingest_and_report
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if not build_store(settings).exists():
+        print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
+        ingest_and_report(settings, settings.notes_dir, quiet=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Build the pipeline's parts from ``Settings``. Nothing here loads a model: that happens in ``warm_up``."""
+
+from __future__ import annotations
+
+from index.hnsw import HnswParams
+from index.store import IndexStore
+from ingest.chunking import ChunkingConfig
+from ingest.embedder import SentenceTransformerEmbedder
+from ingest.pipeline import IngestConfig
+from service.answering import Answerer
+from service.generator import Generator, TransformersGenerator
+from service.retriever import Retriever
+from service.settings import Settings
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings.embedder_path, settings.embedder_name, settings.embed_batch_size)
+
+
+def build_generator(settings: Settings) -> Generator:
+    return TransformersGenerator(
+        settings.generator_model,
+        settings.model_cache_dir,
+        max_new_tokens=settings.max_new_tokens,
+        dtype=settings.generator_dtype,
+        threads=settings.torch_threads,
+    )
+
+
+def build_store(settings: Settings) -> IndexStore:
+    return IndexStore(settings.index_dir)
+
+
+def ingest_config(settings: Settings) -> IngestConfig:
+    return IngestConfig(
+        chunking=ChunkingConfig(settings.chunk_max_chars, settings.chunk_overlap_chars),
+        hnsw=HnswParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search),
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+def build_answerer(
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder | None = None,
+    generator: Generator | None = None,
+) -> Answerer:
+    retriever = Retriever(
+        build_store(settings),
+        embedder or build_embedder(settings),
+        settings.retrieval_mode,
+        settings.hnsw_ef_search,
+    )
+    return Answerer(
+        retriever,
+        generator or build_generator(settings),
+        top_k=settings.top_k,
+        threshold=settings.threshold,
+        default_threshold=settings.default_threshold,
+    )

@@ -1,0 +1,115 @@
+"""Generators: a chat prompt in, a stream of text pieces out. The default runs a packaged model with transformers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from service.packaged_models import PACKAGED_GGUF, converted_model_dir
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+
+
+class Generator(Protocol):
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def generate(self, prompt: Prompt) -> Iterator[str]:
+        """Yield the answer's text pieces as they are produced (greedy, bounded length)."""
+        ...
+
+
+class TransformersGenerator:
+    """A packaged GGUF model, converted once to a safetensors cache, run greedily on the CPU."""
+
+    def __init__(
+        self,
+        model: str,
+        cache_dir: Path,
+        max_new_tokens: int = 160,
+        dtype: str = "bfloat16",
+        threads: int | None = None,
+    ) -> None:
+        if model not in PACKAGED_GGUF:
+            raise ValueError(f"unknown generator model {model!r}; choose one of {sorted(PACKAGED_GGUF)}")
+        self.name = model
+        self.cache_dir = cache_dir
+        self.max_new_tokens = max_new_tokens
+        self.dtype = dtype
+        self.threads = threads
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()  # one generation at a time: the CPU has no room for two
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        path = converted_model_dir(PACKAGED_GGUF[self.name], self.cache_dir)
+        self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, self.dtype))
+        model.eval()
+        self._model = model
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer(text)["input_ids"])
+
+    def generate(self, prompt: Prompt) -> Iterator[str]:
+        self.warm_up()
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
+        text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        inputs = self._tokenizer(text, return_tensors="pt")
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancelled = threading.Event()
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return cancelled.is_set()
+
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(
+                        **inputs,
+                        max_new_tokens=self.max_new_tokens,
+                        do_sample=False,
+                        temperature=None,
+                        top_p=None,
+                        top_k=None,
+                        repetition_penalty=1.05,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancel()]),
+                        pad_token_id=self._tokenizer.eos_token_id,
+                    )
+            except BaseException as exc:
+                errors.append(exc)
+                streamer.end()
+
+        with self._lock:
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            try:
+                yield from streamer
+            finally:
+                cancelled.set()  # the consumer stopped early (client went away): stop decoding
+                worker.join()
+        if errors:
+            raise RuntimeError(f"generation failed: {errors[0]}") from errors[0]

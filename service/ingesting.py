@@ -1,0 +1,36 @@
+"""Run ingest with settings and print the per-file report (shared by `ingest` and `serve`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ingest.pipeline import IngestReport, run_ingest
+from service.components import build_embedder, build_store, ingest_config
+from service.settings import Settings
+
+
+def ingest_and_report(settings: Settings, notes_dir: Path, quiet: bool = False) -> IngestReport:
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr)
+
+    store = build_store(settings)
+    report = run_ingest(
+        notes_dir, store, build_embedder(settings), ingest_config(settings), progress=not quiet, log=log
+    )
+    if not quiet:
+        for f in report.files:
+            if f.status == "indexed":
+                how = "embedded" if f.embedded else "unchanged"
+                print(f"  indexed  {f.path}  ({f.n_chunks} chunks, {how})")
+            else:
+                print(f"  {f.status:<8} {f.path}  ({f.reason})")
+    state = "new version" if report.changed else "no changes; index kept"
+    counts = {s: sum(f.status == s for f in report.files) for s in ("indexed", "skipped", "failed")}
+    print(
+        f"{state} {report.version}: {counts['indexed']} indexed, {counts['skipped']} skipped, "
+        f"{counts['failed']} failed; {report.chunks_indexed} passages ({report.chunks_total} before de-duplication), "
+        f"{report.chunks_embedded} embedded, {report.seconds:.1f}s. Report: {store.report_path}"
+    )
+    return report

@@ -1,0 +1,57 @@
+"""Dense retrieval over the current index version, which is re-read when ingest swaps in a new one."""
+
+from __future__ import annotations
+
+import threading
+
+from index.hnsw import HnswParams
+from index.manifest import Manifest
+from index.search import Hit, RetrievalMode, search
+from index.store import IndexStore, Snapshot
+from ingest.embedder import Embedder
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        mode: RetrievalMode = "hybrid",
+        ef_search: int | None = None,
+    ) -> None:
+        self.store = store
+        self.mode = mode
+        self.embedder = embedder
+        self.ef_search = ef_search
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        """The served version; swapped for the new one when ``current`` points elsewhere (one readlink)."""
+        current = self.store.current_version()
+        snap = self._snapshot
+        if snap is None or (current is not None and current != snap.manifest.version):
+            with self._lock:
+                if self._snapshot is None or self._snapshot.manifest.version != current:
+                    loaded = self.store.load()
+                    if self.ef_search:
+                        m = loaded.manifest
+                        loaded.index.params = HnswParams(m.hnsw_m, m.hnsw_ef_construction, self.ef_search)
+                    loaded.manifest.check_compatible(self.embedder.name, self.embedder.dim)
+                    self._snapshot = loaded
+                snap = self._snapshot
+        assert snap is not None
+        return snap
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.snapshot().manifest
+
+    def retrieve(self, question: str, k: int) -> list[Hit]:
+        snapshot = self.snapshot()
+        query = self.embedder.embed([question])[0]
+        return search(snapshot, question, query, k, self.mode)

