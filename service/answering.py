@@ -13,8 +13,20 @@ from typing import Literal
 
 from index.search import Hit
 from service.generator import Generator
-from service.prompting import NO_ANSWER, best_supporting, build_prompt, cited_numbers, is_refusal
+from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
 from service.retriever import Retriever
+
+# Words that point at the notes themselves ("per my flashcards"), not at the topic asked about.
+META_TERMS = frozenset(
+    "my note notes card cards flashcard flashcards deck blog post article page per according".split()
+)
+# A best passage this similar to the question means its topic is covered, even when a word of the question
+# is missing from the notes (a paraphrase); below it, a missing word the answer repeats marks a made-up answer.
+COVERED_TOPIC_COSINE = 0.65
+# An answer without [n] markers is attributed to the passage closest to it, if close enough: by meaning
+# (cosine) or by wording (share of the answer's content words found in the passage).
+ATTRIBUTION_COSINE = 0.5
+ATTRIBUTION_WORDS = 0.6
 
 AbstainReason = Literal["below_threshold", "generator_refused", "no_passages", "ungrounded"]
 
@@ -103,24 +115,38 @@ class Answerer:
         cited = cited_numbers(text, len(hits))
         if is_refusal(text, cited):
             return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "generator_refused")
-        if not cited and (best := best_supporting(text, hits)) is not None:
+        if not cited and (best := self._most_similar_passage(text, hits)) is not None:
             text = f"{text} [{best}]"
             cited = [best]
-        if not cited or self._asserts_unknown_topic(question, text):
+        if not cited or not has_content(text) or self._asserts_unknown_topic(question, text, hits):
             return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "ungrounded")
         citations = tuple(Citation(n, hits[n - 1]) for n in cited)
         return Answer(question, text, False, citations, tuple(hits), timings)
 
+    def _most_similar_passage(self, text: str, hits: list[Hit]) -> int | None:
+        """1-based number of the passage the answer is closest to, if close enough."""
+        if not has_content(text):
+            return None
+        vectors = self.retriever.embedder.embed([text, *(h.chunk.passage() for h in hits)])
+        scores = [
+            max(float(cos) / ATTRIBUTION_COSINE, word_support(text, h.chunk.passage()) / ATTRIBUTION_WORDS)
+            for cos, h in zip(vectors[1:] @ vectors[0], hits, strict=True)
+        ]
+        best = max(range(len(hits)), key=scores.__getitem__)
+        return best + 1 if scores[best] >= 1.0 else None
 
-    def _asserts_unknown_topic(self, question: str, text: str) -> bool:
+    def _asserts_unknown_topic(self, question: str, text: str, hits: list[Hit]) -> bool:
         """The answer talks about a term from the question that the notes never mention: it was made up.
 
         (A small model asked about "beam search" with passages about greedy decoding will happily describe
         beam search; no passage can ground that, whatever it cites.)
         """
+        if max(h.score for h in hits) >= COVERED_TOPIC_COSINE:
+            return False
         bm25 = self.retriever.snapshot().bm25
         echoed = bm25.terms(question) & bm25.terms(text)
-        return bool(echoed & set(bm25.missing_terms(question)))
+        missing = set(bm25.missing_terms(question)) - bm25.terms(" ".join(META_TERMS))
+        return bool(echoed & missing)
 
 
 def _ms(start: float, end: float) -> float:

@@ -64,7 +64,9 @@ class ChecksumMismatch(ModelUnavailable):
     pass
 
 
-def converted_model_dir(spec: PackagedGguf, cache_dir: Path, log: Callable[[str], object] = lambda m: print(m, file=sys.stderr)) -> Path:
+def converted_model_dir(
+    spec: PackagedGguf, cache_dir: Path, log: Callable[[str], object] = lambda m: print(m, file=sys.stderr)
+) -> Path:
     """Return a directory with safetensors weights + tokenizer for ``spec``, converting on first use."""
     target = cache_dir / spec.name
     marker = target / "notes-qa-source.json"

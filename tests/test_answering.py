@@ -69,14 +69,14 @@ def test_refusal_detection() -> None:
     assert not is_refusal("Dropout is not mentioned as a cure, but L2 is [2].", [2])
 
 
-def test_prompt_numbers_passages_and_names_their_files() -> None:
+def test_prompt_numbers_passages_with_their_heading_paths() -> None:
     hits = [Hit(Chunk("a.md", "H", 1, 2, "alpha"), 0.9, 1), Hit(Chunk("b.md", "", 3, 4, "beta"), 0.8, 2)]
     prompt = build_prompt("  What?  ", hits)
-    assert "[1] (from a.md)\nH\nalpha" in prompt.user
-    assert "[2] (from b.md)\nbeta" in prompt.user
+    assert "[1] H\nalpha" in prompt.user
+    assert "[2] beta" in prompt.user
     assert prompt.user.rstrip().endswith(":")
     assert "Question: What?" in prompt.user
-    assert NO_ANSWER in prompt.system
+    assert "[1]" in prompt.system
 
 
 def test_answer_about_a_term_the_notes_never_mention_is_ungrounded(small_index) -> None:  # type: ignore[no-untyped-def]
@@ -90,3 +90,25 @@ def test_answer_that_cites_nothing_and_matches_no_passage_is_ungrounded(small_in
     qa, _ = answerer(small_index, "Paris is the capital of France", threshold=0.0)
     answer = qa.answer("What is the formula for recall?")
     assert answer.abstained and answer.reason == "ungrounded"
+
+
+def test_index_built_with_another_embedder_is_refused(small_index) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from index.manifest import IndexMismatch
+    from tests.fakes import HashEmbedder
+
+    store, _ = small_index
+
+    class OtherEmbedder(HashEmbedder):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatch, match="re-run `notes-qa ingest`"):
+        Retriever(store, OtherEmbedder()).retrieve("anything", 3)
+
+
+def test_word_support_ignores_citations_and_function_words() -> None:
+    from service.prompting import word_support
+
+    assert word_support("The formula for recall is TP/(TP+FN) [3]", "Recall = TP/(TP+FN)") == 0.75
+    assert word_support("Paris is the capital of France", "Recall = TP/(TP+FN)") == 0.0
