@@ -53,12 +53,14 @@ def _settings() -> Any:
 
 
 def _is_user_error(exc: Exception) -> bool:
+    from eval.commands import EvalUsageError
     from index.manifest import IndexMismatch
     from index.store import IndexNotFound
     from ingest.embedder import ModelUnavailable
     from ingest.pipeline import IngestError
 
-    return isinstance(exc, UserError | IngestError | IndexNotFound | IndexMismatch | ModelUnavailable)
+    user_errors = (UserError, IngestError, IndexNotFound, IndexMismatch, ModelUnavailable, EvalUsageError)
+    return isinstance(exc, user_errors)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "Run the HTTP API (builds the index first if there is none).")
     p.add_argument("--host", default=None, help="default: NOTES_QA_HOST (127.0.0.1)")
     p.add_argument("--port", type=_positive, default=None, help="default: NOTES_QA_PORT (8000)")
+    # The CLI is the composition root: it alone reaches into the eval stage, for its subcommands.
+    from eval.commands import add_commands
+
+    add_commands(command)
     return parser
 
 

@@ -1,0 +1,101 @@
+"""Run questions through the answering pipeline (the one the HTTP service uses) and score each result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from eval import metrics
+from eval.questions import Question
+from service.answering import Answer, Answerer
+
+
+@dataclass
+class Result:
+    id: str
+    question: str
+    kind: str
+    answerable: bool
+    answer: str
+    abstained: bool
+    reason: str | None
+    max_score: float
+    citations: list[dict[str, object]]
+    retrieved: list[dict[str, object]]
+    latency_ms: dict[str, float]
+    # scores
+    retrieval_rank: int | None = None
+    correct: bool = False  # answerable: contains a must-contain phrase; unanswerable: abstained
+    f1: float = 0.0
+    citation_valid: bool | None = None  # answerable and answered: a cited passage holds the evidence
+    unanswerable_type: str | None = None
+    evidences: list[str] = field(default_factory=list)
+
+
+def run_questions(answerer: Answerer, questions: Iterable[Question], top_k: int | None, progress: bool) -> list[Result]:
+    items = list(questions)
+    return [score(q, answerer.answer(q.question, top_k)) for q in tqdm(items, disable=not progress, unit="q")]
+
+
+def score(q: Question, answer: Answer) -> Result:
+    passages = [h.chunk.passage() for h in answer.hits]
+    rank = metrics.first_relevant_rank(passages, q.evidences) if q.answerable else None
+    result = Result(
+        id=q.id,
+        question=q.question,
+        kind=q.kind,
+        answerable=q.answerable,
+        answer=answer.text,
+        abstained=answer.abstained,
+        reason=answer.reason,
+        max_score=max((h.score for h in answer.hits), default=0.0),
+        citations=[
+            {
+                "n": c.n,
+                "file": c.hit.chunk.file,
+                "heading": c.hit.chunk.heading,
+                "lines": [c.hit.chunk.start_line, c.hit.chunk.end_line],
+                "score": round(c.hit.score, 4),
+                "text": c.hit.chunk.text,
+            }
+            for c in answer.citations
+        ],
+        retrieved=[
+            {
+                "rank": h.rank,
+                "file": h.chunk.file,
+                "lines": [h.chunk.start_line, h.chunk.end_line],
+                "score": round(h.score, 4),
+                "text": h.chunk.passage(),
+            }
+            for h in answer.hits
+        ],
+        latency_ms={k: answer.timings_ms.get(k, 0.0) for k in ("retrieve", "generate", "total")},
+        retrieval_rank=rank,
+        unanswerable_type=q.unanswerable_type,
+        evidences=q.evidences,
+    )
+    if q.answerable:
+        result.correct = not answer.abstained and metrics.answer_contains(answer.text, q.must_contain_any)
+        result.f1 = 0.0 if answer.abstained else metrics.token_f1(answer.text, q.reference_answer)
+        if not answer.abstained:
+            cited = [f"{c.hit.chunk.heading}\n{c.hit.chunk.text}" for c in answer.citations]
+            result.citation_valid = any(metrics.contains_evidence(p, e) for p in cited for e in q.evidences)
+    else:
+        result.correct = answer.abstained
+    return result
+
+
+def write_results(results: list[Result], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in results:
+            fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+
+
+def read_results(path: Path) -> list[Result]:
+    with open(path, encoding="utf-8") as fh:
+        return [Result(**json.loads(line)) for line in fh if line.strip()]
