@@ -104,8 +104,9 @@ class Answerer:
         prompt = build_prompt(question, hits)
         pieces: list[str] = []
         for piece in self.generator.generate(prompt):
-            pieces.append(piece)
-            yield Token(piece)
+            if piece:
+                pieces.append(piece)
+                yield Token(piece)
         done = time.perf_counter()
         timings["generate"] = _ms(retrieved, done)
         timings["total"] = _ms(started, done)
