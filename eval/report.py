@@ -19,6 +19,12 @@ HEADLINE = [
 ]  # fmt: skip
 
 
+SWEEP_NOTE = (
+    "Questions below this run's threshold were not sent to the generator, so the sweep is flat below it; "
+    "`notes-qa calibrate` runs every question through the generator for a full sweep."
+)
+
+
 def sweep_rows(results: Sequence[Result]) -> list[tuple[float, float, float, float]]:
     return metrics.threshold_sweep(
         [r.max_score for r in results],
@@ -51,7 +57,8 @@ def _markdown(data: dict[str, object], results: Sequence[Result], plots: list[st
              f"{m['unanswerable']} unanswerable). Config: `{json.dumps(data['config'])}`", "",
              "| metric | value |", "| --- | --- |"]  # fmt: skip
     lines += [f"| {k} | {m.get(k)} |" for k in HEADLINE]
-    lines += ["", f"Best abstention threshold on this set: {data['best_threshold']:.3f}", "", "## By kind", "",
+    lines += ["", f"Best abstention threshold on this set: {data['best_threshold']:.3f}. {SWEEP_NOTE}", "",
+              "## By kind", "",
               "| kind | n | accuracy | hit@5 |", "| --- | --- | --- | --- |"]  # fmt: skip
     for kind, v in data["by_kind"].items():  # type: ignore[attr-defined]
         lines.append(f"| {kind} | {v['n']} | {v['accuracy']} | {v.get('hit@5', '')} |")
@@ -86,7 +93,7 @@ def _html(data: dict[str, object], results: Sequence[Result], out: Path, plots: 
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td{border:1px solid #ccc;padding:.2rem .6rem}img{max-width:100%}</style>"
         f"<h1>notes-qa eval: {html.escape(str(data['label']))}</h1><table>{rows}</table>"
-        f"<p>Best abstention threshold: {data['best_threshold']:.3f}</p>{images}<h2>Worst failures</h2><ol>{fails}</ol>"
+        f"<p>Best abstention threshold: {data['best_threshold']:.3f}. {SWEEP_NOTE}</p>{images}<h2>Worst failures</h2><ol>{fails}</ol>"
     )
 
 
