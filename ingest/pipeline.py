@@ -125,7 +125,7 @@ def run_ingest(
     if to_embed:
         log(f"embedding {len(to_embed)} chunks with {embedder.name}")
     fresh = embedder.embed(to_embed, progress=progress) if to_embed else None
-    vectors = _assemble_vectors(per_file, fresh, embedder)
+    vectors = _assemble_vectors(per_file, fresh)
     kept = collapse_near_duplicates(all_chunks, frozenset(scraped), config.dedup_threshold)
     served = [chunk for _, chunk in kept]
     served_vectors = vectors[[row for row, _ in kept]]
@@ -183,9 +183,8 @@ def _reusable_previous(
     return snapshot
 
 
-def _assemble_vectors(
-    per_file: list[tuple[list[Chunk], np.ndarray | None]], fresh: np.ndarray | None, embedder: Embedder
-) -> np.ndarray:
+def _assemble_vectors(per_file: list[tuple[list[Chunk], np.ndarray | None]], fresh: np.ndarray | None) -> np.ndarray:
+    """Each file's vectors in file order: reused ones as stored, new ones sliced from ``fresh`` in turn."""
     parts: list[np.ndarray] = []
     offset = 0
     for chunks, vecs in per_file:
