@@ -17,6 +17,11 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return tokenized
 
 
+def terms(text: str) -> set[str]:
+    """Stemmed content terms (stop words removed), as the index sees them."""
+    return set(_tokens([text])[0])
+
+
 class Bm25Index:
     def __init__(self, model: Any) -> None:
         self._model = model
@@ -27,14 +32,10 @@ class Bm25Index:
         model.index(bm25s.tokenize(texts, stemmer=_STEMMER, show_progress=False), show_progress=False)
         return cls(model)
 
-    def missing_terms(self, text: str) -> list[str]:
-        """Stemmed content terms of ``text`` that occur nowhere in the indexed chunks."""
+    def unknown(self, stems: set[str]) -> set[str]:
+        """The stems that occur nowhere in the indexed chunks."""
         vocab = self._model.vocab_dict
-        return [t for t in _tokens([text])[0] if t not in vocab]
-
-    def terms(self, text: str) -> set[str]:
-        """Stemmed content terms (stop words removed), as the index sees them."""
-        return set(_tokens([text])[0])
+        return {t for t in stems if t not in vocab}
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of chunks sharing at least one term with the query, best first."""

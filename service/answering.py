@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
+from index import bm25
 from index.search import Hit
 from service.generator import Generator
 from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
@@ -144,10 +146,13 @@ class Answerer:
         """
         if max(h.score for h in hits) >= COVERED_TOPIC_COSINE:
             return False
-        bm25 = self.retriever.snapshot().bm25
-        echoed = bm25.terms(question) & bm25.terms(text)
-        missing = set(bm25.missing_terms(question)) - bm25.terms(" ".join(META_TERMS))
-        return bool(echoed & missing)
+        echoed = (bm25.terms(question) & bm25.terms(text)) - _meta_stems()
+        return bool(self.retriever.snapshot().bm25.unknown(echoed))
+
+
+@cache
+def _meta_stems() -> frozenset[str]:
+    return frozenset(bm25.terms(" ".join(META_TERMS)))
 
 
 def _ms(start: float, end: float) -> float:
