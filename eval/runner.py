@@ -28,7 +28,8 @@ class Result:
     retrieved: list[dict[str, object]]
     latency_ms: dict[str, float]
     # scores
-    retrieval_rank: int | None = None
+    retrieval_rank: int | None = None  # in a separate top-RANKING_DEPTH search, so hit@10 means what it says
+    ndcg10: float | None = None
     correct: bool = False  # answerable: contains a must-contain phrase; unanswerable: abstained
     f1: float = 0.0
     citation_valid: bool | None = None  # answerable and answered: a cited passage holds the evidence
@@ -36,13 +37,26 @@ class Result:
     evidences: list[str] = field(default_factory=list)
 
 
+# Retrieval metrics (hit@1..10, MRR@10, nDCG@10) are read off a ranking this deep, not off the top-k passages
+# handed to the generator: with k=4, "hit@5" would otherwise be hit@4.
+RANKING_DEPTH = 10
+
+
 def run_questions(answerer: Answerer, questions: Iterable[Question], top_k: int | None, progress: bool) -> list[Result]:
     items = list(questions)
-    return [score(q, answerer.answer(q.question, top_k)) for q in tqdm(items, disable=not progress, unit="q")]
+    return [
+        score(
+            q,
+            answerer.answer(q.question, top_k),
+            [h.chunk.passage() for h in answerer.search(q.question, RANKING_DEPTH)],
+        )
+        for q in tqdm(items, disable=not progress, unit="q")
+    ]
 
 
-def score(q: Question, answer: Answer) -> Result:
-    passages = [h.chunk.passage() for h in answer.hits]
+def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Result:
+    """Score one answer. ``ranking``: passages of a deeper search for the retrieval metrics (default: the hits)."""
+    passages = ranking if ranking is not None else [h.chunk.passage() for h in answer.hits]
     rank = metrics.first_relevant_rank(passages, q.evidences) if q.answerable else None
     result = Result(
         id=q.id,
@@ -76,6 +90,7 @@ def score(q: Question, answer: Answer) -> Result:
         ],
         latency_ms={k: answer.timings_ms.get(k, 0.0) for k in ("retrieve", "generate", "total")},
         retrieval_rank=rank,
+        ndcg10=metrics.ndcg_at_k(passages, q.evidences, 10) if q.answerable and q.evidences else None,
         unanswerable_type=q.unanswerable_type,
         evidences=q.evidences,
     )

@@ -27,9 +27,7 @@ def summarize(results: Sequence[Result]) -> dict[str, float | int | None]:
     for k in (1, 3, 5, 10):
         out[f"hit@{k}"] = _mean([metrics.hit_at_k(r.retrieval_rank, k) for r in with_evidence])
     out["mrr@10"] = _mean([metrics.reciprocal_rank(r.retrieval_rank, 10) for r in with_evidence])
-    out["ndcg@10"] = _mean(
-        [metrics.ndcg_at_k([str(p["text"]) for p in r.retrieved], r.evidences, 10) for r in with_evidence]
-    )
+    out["ndcg@10"] = _mean([r.ndcg10 or 0.0 for r in with_evidence])
     out["answer_correct"] = _mean([float(r.correct) for r in answerable])
     out["answer_f1"] = _mean([r.f1 for r in answerable])
     out["false_abstain"] = _mean([float(r.abstained) for r in answerable])

@@ -8,8 +8,13 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 _STEMMER = Stemmer.Stemmer("english")
+# Typo tolerance: a query term the notes never use matches the notes' terms one edit away (a transposition,
+# a missing, extra or wrong letter), for terms this long; shorter words have too many unrelated neighbours.
+FUZZY_MIN_LEN = 5
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
@@ -25,6 +30,7 @@ def terms(text: str) -> set[str]:
 class Bm25Index:
     def __init__(self, model: Any) -> None:
         self._model = model
+        self._vocab_list: list[str] | None = None
 
     @classmethod
     def build(cls, texts: list[str]) -> Bm25Index:
@@ -33,14 +39,26 @@ class Bm25Index:
         return cls(model)
 
     def unknown(self, stems: set[str]) -> set[str]:
-        """The stems that occur nowhere in the indexed chunks."""
+        """The stems that occur nowhere in the indexed chunks, not even misspelled."""
+        return {t for t in stems if not self.resolve(t)}
+
+    def resolve(self, stem: str) -> list[str]:
+        """The indexed terms a query stem stands for: itself when indexed, else its spellings one edit away."""
         vocab = self._model.vocab_dict
-        return {t for t in stems if t not in vocab}
+        if stem in vocab:
+            return [stem]
+        if len(stem) < FUZZY_MIN_LEN:
+            return []
+        if self._vocab_list is None:
+            self._vocab_list = list(vocab)
+        matches = process.extract(
+            stem, self._vocab_list, scorer=DamerauLevenshtein.distance, score_cutoff=1, limit=None
+        )
+        return sorted(m for m, _, _ in matches)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of chunks sharing at least one term with the query, best first."""
-        vocab = self._model.vocab_dict
-        terms = [t for t in _tokens([query])[0] if t in vocab]
+        terms = [r for t in _tokens([query])[0] for r in self.resolve(t)]
         n_docs = int(self._model.scores["num_docs"])
         if not terms or n_docs == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)

@@ -67,6 +67,10 @@ def parse_blocks(doc: Document) -> list[Block]:
             and not (doc.format == "markdown" and _ATX.match(lines[j]))
         ):
             j += 1
+        if j - i > 1 and doc.format == "markdown" and _BOLD_LINE.match(lines[i].strip()):
+            # "**Title**" with its text on the very next line: a heading over a paragraph, not one paragraph.
+            blocks.append(Block("heading", i + 1, i + 1, lines[i], level=7))
+            i += 1
         blocks.append(_paragraph_or_heading(doc, i, j))
         i = j
     return _demote_empty_pseudo_headings(blocks)

@@ -15,7 +15,7 @@ from ingest.blocks import Block, heading_title, parse_blocks
 from ingest.types import HEADING_SEP, Chunk, Document
 
 # Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 @dataclass(frozen=True)

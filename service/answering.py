@@ -15,6 +15,7 @@ from typing import Literal
 from index import bm25
 from index.search import Hit
 from service.generator import Generator
+from service.grounding import is_invented, reattribute
 from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
 from service.retriever import Retriever
 
@@ -121,8 +122,14 @@ class Answerer:
         if not cited and (best := self._most_similar_passage(text, hits)) is not None:
             text = f"{text} [{best}]"
             cited = [best]
-        if not cited or not has_content(text) or self._asserts_unknown_topic(question, text, hits):
+        if (
+            not cited
+            or not has_content(text)
+            or self._asserts_unknown_topic(question, text, hits)
+            or is_invented(question, text, hits)
+        ):
             return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "ungrounded")
+        text, cited = reattribute(text, hits)
         citations = tuple(Citation(n, hits[n - 1]) for n in cited)
         return Answer(question, text, False, citations, tuple(hits), timings)
 

@@ -27,6 +27,17 @@ class Generator(Protocol):
         ...
 
 
+def resolve_dtype(dtype: str) -> str:
+    """``auto``: bfloat16 only where the CPU has bf16 instructions. Elsewhere torch emulates bf16 and a prompt
+    prefills about 3x slower than in float32 (measured on an AVX2-only EPYC: 24 s vs 7.5 s per question)."""
+    if dtype != "auto":
+        return dtype
+    import torch
+
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bfloat16" if native_bf16 else "float32"
+
+
 class TransformersGenerator:
     """A packaged GGUF model, converted once to a safetensors cache, run greedily on the CPU."""
 
@@ -35,7 +46,7 @@ class TransformersGenerator:
         model: str,
         cache_dir: Path,
         max_new_tokens: int = 160,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         threads: int | None = None,
     ) -> None:
         if model not in PACKAGED_GGUF:
@@ -59,7 +70,7 @@ class TransformersGenerator:
             torch.set_num_threads(self.threads)
         path = converted_model_dir(PACKAGED_GGUF[self.name], self.cache_dir)
         self._tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, self.dtype))
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, resolve_dtype(self.dtype)))
         model.eval()
         self._model = model
 

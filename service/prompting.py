@@ -17,7 +17,7 @@ SYSTEM = (
     "and put the number of the passage you used in square brackets, like [1]."
 )
 
-_CITE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+CITE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
 _REFUSAL = re.compile(
     r"(no answer found|(do|does|did) not (contain|mention|provide|state|include|specify)|"
     r"not (mentioned|provided|stated|specified|included|covered)|no (information|mention)|"
@@ -46,17 +46,19 @@ def build_prompt(question: str, hits: list[Hit]) -> Prompt:
 
 def has_content(answer: str) -> bool:
     """False for replies that are only citation markers and punctuation (a small model's failure mode)."""
-    return bool(_content_words(_CITE.sub(" ", answer)))
+    return bool(_content_words(CITE.sub(" ", answer)))
 
 
 def cited_numbers(answer: str, n_passages: int) -> list[int]:
-    """Passage numbers cited as [n] or [n, m], in order of first appearance, within range."""
+    """Passage numbers cited as [n] or [n, m], in order of first appearance. A bracket holding a number out of
+    range is not a citation at all (a vector like [0, 0, 1] or a list index)."""
     seen: list[int] = []
-    for group in _CITE.findall(answer):
-        for part in group.split(","):
-            n = int(part)
-            if 1 <= n <= n_passages and n not in seen:
-                seen.append(n)
+    for group in CITE.findall(answer):
+        numbers = [int(part) for part in group.split(",")]
+        if all(1 <= n <= n_passages for n in numbers):
+            for n in numbers:
+                if n not in seen:
+                    seen.append(n)
     return seen
 
 
@@ -71,5 +73,5 @@ def is_refusal(answer: str, cited: list[int]) -> bool:
 
 def word_support(answer: str, passage: str) -> float:
     """Share of the answer's content words (citations aside) that the passage contains."""
-    words = _content_words(_CITE.sub(" ", answer))
+    words = _content_words(CITE.sub(" ", answer))
     return len(words & _content_words(passage)) / len(words) if words else 0.0

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     # generator
     generator_backend: Literal["transformers"] = "transformers"
     generator_model: GeneratorModel = "qwen2.5-coder-0.5b-instruct"
-    generator_dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    generator_dtype: Literal["auto", "bfloat16", "float32"] = Field(
+        "auto", description="auto: bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32"
+    )
     max_new_tokens: int = Field(160, ge=8, le=2048)
     torch_threads: int | None = Field(None, ge=1)
 

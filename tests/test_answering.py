@@ -49,7 +49,7 @@ def test_answer_without_markers_is_attributed_to_the_passage_it_repeats(small_in
 
 
 def test_stream_yields_tokens_then_the_same_answer(small_index) -> None:  # type: ignore[no-untyped-def]
-    qa, _ = answerer(small_index, "Recall is TP/(TP+FN) [1].", threshold=0.0)
+    qa, _ = answerer(small_index, "Recall is TP/(TP+FN) [2].", threshold=0.0)
     events = list(qa.stream("What is the formula for recall?"))
     assert all(isinstance(e, Token) for e in events[:-1]) and isinstance(events[-1], Answer)
     assert "".join(e.text for e in events[:-1]).strip() == events[-1].text
@@ -112,3 +112,12 @@ def test_word_support_ignores_citations_and_function_words() -> None:
 
     assert word_support("The formula for recall is TP/(TP+FN) [3]", "Recall = TP/(TP+FN)") == 0.75
     assert word_support("Paris is the capital of France", "Recall = TP/(TP+FN)") == 0.0
+
+
+def test_final_answer_corrects_a_citation_to_the_passage_that_holds_the_words(small_index) -> None:  # type: ignore[no-untyped-def]
+    qa, _ = answerer(small_index, "Recall is TP/(TP+FN) [1].", threshold=0.0)
+    events = list(qa.stream("What is the formula for recall?"))
+    final = events[-1]
+    assert isinstance(final, Answer) and not final.abstained
+    assert "".join(e.text for e in events[:-1] if isinstance(e, Token)).strip().endswith("[1].")  # the draft as generated
+    assert final.text == "Recall is TP/(TP+FN) [2]." and "Recall = TP/(TP+FN)" in final.citations[0].hit.chunk.text

@@ -103,3 +103,12 @@ def test_distinct_chunks_are_not_collapsed() -> None:
         clean("b.md", "# B\n\nzeta eta theta iota kappa\n"), CONFIG
     )
     assert len(collapse_near_duplicates(chunks)) == 2
+
+
+def test_bold_title_directly_above_its_text_is_a_heading() -> None:
+    # "**RAG- Retrieval Augmented Generation**" has its paragraph on the next line, then a code block: the code
+    # belongs to the RAG section, not to the "Attention is all you need" section above it.
+    chunks = chunks_of("001.md")
+    code = next(c for c in chunks if 'model_name = "facebook/rag-token-base"' in c.text)
+    assert code.heading == "RAG- Retrieval Augmented Generation"
+    assert "RAG- Retrieval Augmented Generation" in code.passage()

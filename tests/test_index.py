@@ -132,3 +132,14 @@ def test_manifest_mismatch_is_refused() -> None:
         manifest.check_compatible("other-model", 384)
     with pytest.raises(IndexMismatch, match="dim 384"):
         manifest.check_compatible("all-MiniLM-L6-v2", 768)
+
+
+def test_bm25_tolerates_one_typo_in_long_terms_but_not_short_ones() -> None:
+    texts = ["lama Gaurd checks input and output", "the castle of cats and dogs", "a bat sat on a mat"]
+    index = Bm25Index.build(texts)
+    _, ids = index.search("what does the guard do", 3)
+    assert ids.tolist()[0] == 0  # "guard" is not indexed; "gaurd" is one transposition away
+    assert index.resolve("guard") == ["gaurd"]
+    assert index.resolve("gaurd") == ["gaurd"]  # indexed terms match exactly, not fuzzily
+    assert index.resolve("cat") == ["cat"] and index.resolve("rat") == []  # short words: no fuzz
+    assert index.unknown({"guard", "nucleus"}) == {"nucleus"}
