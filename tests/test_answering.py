@@ -119,5 +119,6 @@ def test_final_answer_corrects_a_citation_to_the_passage_that_holds_the_words(sm
     events = list(qa.stream("What is the formula for recall?"))
     final = events[-1]
     assert isinstance(final, Answer) and not final.abstained
-    assert "".join(e.text for e in events[:-1] if isinstance(e, Token)).strip().endswith("[1].")  # the draft as generated
+    draft = "".join(e.text for e in events[:-1] if isinstance(e, Token))
+    assert draft.strip().endswith("[1].")  # the draft as generated
     assert final.text == "Recall is TP/(TP+FN) [2]." and "Recall = TP/(TP+FN)" in final.citations[0].hit.chunk.text
