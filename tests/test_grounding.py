@@ -41,10 +41,15 @@ def test_a_citation_that_supports_the_answer_stays() -> None:
 def test_an_answer_made_of_words_the_passages_never_use_is_invented() -> None:
     question = "How does gradient checkpointing save GPU memory?"
     made_up = "It stores activations on the CPU and recomputes intermediate results during backpropagation [3]."
-    count, share = novel_terms(question, made_up, HITS)
-    assert count >= 5 and share > 0.5
+    assert {"activ", "cpu", "recomput"} <= novel_terms(question, made_up, HITS)
     assert is_invented(question, made_up, HITS)
     # Repeating the question's own words and the passages' words is not invention.
     assert not is_invented(
         "Which loss copes with outliers?", "MAE, the average of absolute error, copes with outliers [1].", HITS
     )
+
+
+def test_a_number_no_passage_states_is_invented() -> None:
+    assert is_invented("How long should the warmup be?", "Use 1000 steps of warmup [1].", HITS)
+    assert not is_invented("What vocabulary size?", "The vocabulary has 9 words [2].", HITS)  # single digit
+    assert not is_invented("What is in 2024?", "Nothing changed in 2024 [1].", HITS)  # from the question
