@@ -68,3 +68,20 @@ def test_compare_shows_metric_diffs_and_flipped_questions(small_index, tmp_path:
     correct_row = next(line for line in text.splitlines() if line.startswith("answer_correct"))
     assert correct_row.split()[-1] == "+1.000"
     assert "r fixed: What is the formula for recall?" in text
+
+
+def test_retrieval_metrics_read_the_deeper_ranking_not_only_the_passages_handed_to_the_generator() -> None:
+    from eval.questions import Question
+    from eval.runner import score
+    from index.search import Hit
+    from ingest.types import Chunk
+    from service.answering import Answer
+
+    q = Question(id="x", question="Q?", answerable=True, reference_answer="e", must_contain_any=["e"], kind="factoid",
+                 evidence="the evidence")  # fmt: skip
+    hits = tuple(Hit(Chunk("f.md", "", i, i, f"passage {i}"), 0.5, i) for i in range(1, 5))
+    answer = Answer("Q?", "no answer found", True, (), hits)
+    ranking = [f"passage {i}" for i in range(1, 6)] + ["has the evidence here"]
+    result = score(q, answer, ranking)
+    assert result.retrieval_rank == 6  # found at rank 6 of 10, though not among the 4 passages generated from
+    assert score(q, answer).retrieval_rank is None
