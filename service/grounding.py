@@ -19,6 +19,7 @@ NOVEL_SHARE_MAX = 0.25
 NOVEL_TERMS_MIN = 4
 _NUMBER = re.compile(r"^\d[\d.,]*\d$")  # 2+ characters: single digits occur everywhere
 
+
 def reattribute(text: str, hits: list[Hit]) -> tuple[str, list[int]]:
     """Point each citation at the passage that supports the answer; returns the new text and cited numbers."""
     cited = cited_numbers(text, len(hits))
