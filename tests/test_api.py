@@ -16,7 +16,7 @@ from tests.fakes import ScriptedGenerator
 def client(small_index, tmp_path):  # type: ignore[no-untyped-def]
     store, embedder = small_index
     settings = Settings(data_dir=tmp_path, max_question_chars=200, max_top_k=10)
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, 0.0, 0.0)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, 0.0, 0.0)
     with TestClient(create_app(settings, answerer=qa)) as c:
         yield c
 
@@ -33,8 +33,9 @@ def test_ask_returns_answer_and_only_cited_passages(client: TestClient) -> None:
     body = r.json()
     assert body["abstained"] is False
     assert body["answer"].startswith("Recall is TP/(TP+FN)")
-    assert [c["n"] for c in body["citations"]] == [1]
+    assert [c["n"] for c in body["citations"]] == [2]
     cite = body["citations"][0]
+    assert "Recall = TP/(TP+FN)" in cite["text"]
     assert set(cite) == {"n", "file", "heading", "lines", "score", "text"}
     assert cite["lines"][0] <= cite["lines"][1]
     assert set(body["timings_ms"]) >= {"retrieve", "generate", "total"}
@@ -55,7 +56,7 @@ def test_stream_sends_tokens_then_final_answer(client: TestClient) -> None:
     kinds = [next(line[7:] for line in e.split("\n") if line.startswith("event: ")) for e in events]
     assert kinds[-1] == "answer" and set(kinds[:-1]) == {"token"}
     final = json.loads(next(line[6:] for line in events[-1].split("\n") if line.startswith("data: ")))
-    assert final["answer"].startswith("Recall") and final["citations"][0]["n"] == 1
+    assert final["answer"].startswith("Recall") and final["citations"][0]["n"] == 2
 
 
 @pytest.mark.parametrize(
