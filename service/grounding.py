@@ -44,14 +44,21 @@ def reattribute(text: str, hits: list[Hit]) -> tuple[str, list[int]]:
 
 def novel_terms(question: str, text: str, hits: list[Hit]) -> set[str]:
     """The answer's content terms (stemmed) that appear neither in the passages nor in the question."""
-    known = bm25.terms(question + "\n" + "\n".join(h.chunk.passage() for h in hits))
-    return bm25.terms(CITE.sub(" ", text)) - known
+    return _answer_terms(text) - _known_terms(question, hits)
 
 
 def is_invented(question: str, text: str, hits: list[Hit]) -> bool:
     """A number no passage states (a port, a rank, a size), or many words no passage uses."""
-    novel = novel_terms(question, text, hits)
+    terms = _answer_terms(text)
+    novel = terms - _known_terms(question, hits)
     if any(_NUMBER.match(t) for t in novel):
         return True
-    terms = bm25.terms(CITE.sub(" ", text))
     return len(novel) >= NOVEL_TERMS_MIN and len(novel) / max(len(terms), 1) >= NOVEL_SHARE_MAX
+
+
+def _answer_terms(text: str) -> set[str]:
+    return bm25.terms(CITE.sub(" ", text))
+
+
+def _known_terms(question: str, hits: list[Hit]) -> set[str]:
+    return bm25.terms(question + "\n" + "\n".join(h.chunk.passage() for h in hits))
