@@ -7,13 +7,14 @@ question -> retrieve top-k -> (top-1 score below threshold: "no answer found", n
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Literal
 
 from index import bm25
 from index.search import Hit
+from service.conversation import Turn, contextualize
 from service.generator import Generator
 from service.grounding import is_invented, reattribute
 from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
@@ -49,6 +50,11 @@ class Answer:
     hits: tuple[Hit, ...]  # every passage handed to the generator (or considered, when abstaining early)
     timings_ms: dict[str, float] = field(default_factory=dict)
     reason: AbstainReason | None = None
+    query: str = ""  # what was searched and asked: the question, made self-contained when it was a follow-up
+
+    @property
+    def rewritten(self) -> bool:
+        return bool(self.query) and self.query != self.question
 
 
 @dataclass(frozen=True)
@@ -86,14 +92,20 @@ class Answerer:
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         return self.retriever.retrieve(question, k or self.top_k)
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
-        for event in self.stream(question, top_k):
+    def answer(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        for event in self.stream(question, top_k, history):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, top_k: int | None = None) -> Iterator[Token | Answer]:
+    def stream(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Iterator[Token | Answer]:
+        """Tokens as the generator produces them, then the checked `Answer`. With `history`, a follow-up is
+        first made self-contained (`conversation.contextualize`) and that form is searched and asked."""
         started = time.perf_counter()
+        asked = question
+        question = contextualize(question, history)
         hits = self.retriever.retrieve(question, top_k or self.top_k)
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
@@ -102,7 +114,7 @@ class Answerer:
             timings["generate"] = 0.0
             timings["total"] = _ms(started, time.perf_counter())
             yield Token(NO_ANSWER)
-            yield Answer(question, NO_ANSWER, True, (), tuple(hits), timings, reason)
+            yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, reason, question)
             return
         prompt = build_prompt(question, hits)
         pieces: list[str] = []
@@ -113,7 +125,7 @@ class Answerer:
         done = time.perf_counter()
         timings["generate"] = _ms(retrieved, done)
         timings["total"] = _ms(started, done)
-        yield self._finish(question, "".join(pieces).strip(), hits, timings)
+        yield replace(self._finish(question, "".join(pieces).strip(), hits, timings), question=asked, query=question)
 
     def _finish(self, question: str, text: str, hits: list[Hit], timings: dict[str, float]) -> Answer:
         cited = cited_numbers(text, len(hits))

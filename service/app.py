@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from index.manifest import IndexMismatch
@@ -17,8 +18,18 @@ from ingest.embedder import ModelUnavailable
 from service.answering import Answer, Answerer, Token
 from service.components import build_answerer
 from service.deps import AnswererDep, SettingsDep
-from service.schemas import AskRequest, AskResponse, Health, Ready, SearchHit, SearchRequest, SearchResponse
+from service.schemas import (
+    AskRequest,
+    AskResponse,
+    Health,
+    QuestionRequest,
+    Ready,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
 from service.settings import Settings
+from service.widget import add_widget_routes
 
 log = logging.getLogger("notes_qa")
 
@@ -46,6 +57,17 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         summary="Grounded answers from your own notes, with citations, or 'no answer found'.",
         lifespan=lifespan,
     )
+
+    # Pages on other origins (a site embedding widget.js) may call the API only when listed; the default empty
+    # list leaves same-origin use only, and the middleware answers a refused preflight with a clear 400.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Accept"],
+        max_age=600,
+    )
+    add_widget_routes(app)
 
     @app.get("/health", response_model=Health, tags=["ops"])
     def health() -> Health:
@@ -75,7 +97,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         """Answer from the notes, citing the passages used; or "no answer found"."""
         _check_limits(body, settings)
         try:
-            return AskResponse.of(answerer.answer(body.question, body.top_k))
+            return AskResponse.of(answerer.answer(body.question, body.top_k, body.turns()))
         except UNAVAILABLE as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
 
@@ -86,7 +108,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
 
         def events() -> Iterator[ServerSentEvent]:
             try:
-                for event in answerer.stream(body.question, body.top_k):
+                for event in answerer.stream(body.question, body.top_k, body.turns()):
                     if isinstance(event, Token):
                         yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
                     elif isinstance(event, Answer):
@@ -109,7 +131,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
     return app
 
 
-def _check_limits(body: AskRequest, settings: Settings) -> None:
+def _check_limits(body: QuestionRequest, settings: Settings) -> None:
     """Limits that come from settings (the static ones live on the request model)."""
     if len(body.question) > settings.max_question_chars:
         raise HTTPException(

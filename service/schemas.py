@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, field_validator
 
 from index.search import Hit
-from service.answering import Answer, Citation
+from service.answering import AbstainReason, Answer, Citation
+from service.conversation import Turn
+
+# Passages offered with "no answer found", for the reader to check by hand.
+RELATED_ON_ABSTAIN = 3
 
 
-class AskRequest(BaseModel):
+class QuestionRequest(BaseModel):
     question: str = Field(..., description="the question, in plain words", examples=["What is the formula for recall?"])
     top_k: int | None = Field(None, ge=1, le=200, description="passages to retrieve (default: server setting)")
 
@@ -20,7 +26,28 @@ class AskRequest(BaseModel):
         return value.strip()
 
 
-class SearchRequest(AskRequest):
+class TurnIn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=4000)
+
+    def to_turn(self) -> Turn:
+        return Turn(self.role, self.content)
+
+
+class AskRequest(QuestionRequest):
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        max_length=40,
+        description="earlier turns of the conversation, oldest first; a follow-up question is made "
+        "self-contained from them before retrieval",
+        examples=[[{"role": "user", "content": "What is ReLU?"}, {"role": "assistant", "content": "max(0,x) [1]"}]],
+    )
+
+    def turns(self) -> list[Turn]:
+        return [turn.to_turn() for turn in self.history]
+
+
+class SearchRequest(QuestionRequest):
     pass
 
 
@@ -42,22 +69,6 @@ class CitationOut(BaseModel):
             lines=(chunk.start_line, chunk.end_line),
             score=round(citation.hit.score, 4),
             text=chunk.text,
-        )
-
-
-class AskResponse(BaseModel):
-    answer: str
-    abstained: bool
-    citations: list[CitationOut]
-    timings_ms: dict[str, float]
-
-    @classmethod
-    def of(cls, answer: Answer) -> AskResponse:
-        return cls(
-            answer=answer.text,
-            abstained=answer.abstained,
-            citations=[CitationOut.of(c) for c in answer.citations],
-            timings_ms=answer.timings_ms,
         )
 
 
@@ -86,6 +97,31 @@ class SearchHit(BaseModel):
 
 class SearchResponse(BaseModel):
     hits: list[SearchHit]
+
+
+class AskResponse(BaseModel):
+    answer: str
+    abstained: bool
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+    query: str = Field(description="the question as searched and asked (a follow-up made self-contained)")
+    abstain_reason: AbstainReason | None = None
+    related: list[SearchHit] = Field(
+        default_factory=list, description="with 'no answer found': the closest passages, to check by hand"
+    )
+
+    @classmethod
+    def of(cls, answer: Answer) -> AskResponse:
+        related = list(answer.hits[:RELATED_ON_ABSTAIN]) if answer.abstained else []
+        return cls(
+            answer=answer.text,
+            abstained=answer.abstained,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            timings_ms=answer.timings_ms,
+            query=answer.query or answer.question,
+            abstain_reason=answer.reason,
+            related=[SearchHit.of(h) for h in related],
+        )
 
 
 class Health(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,12 +35,13 @@ class HashEmbedder:
 
 
 class ScriptedGenerator:
-    """Replies with a fixed text, in pieces; records the prompts it was given."""
+    """Replies with a fixed text, in pieces (``delay`` seconds apart); records the prompts it was given."""
 
     name = "scripted"
 
-    def __init__(self, reply: str) -> None:
+    def __init__(self, reply: str, delay: float = 0.0) -> None:
         self.reply = reply
+        self.delay = delay
         self.prompts: list[Prompt] = []
 
     def warm_up(self) -> None:
@@ -48,4 +50,6 @@ class ScriptedGenerator:
     def generate(self, prompt: Prompt) -> Iterator[str]:
         self.prompts.append(prompt)
         for word in self.reply.split(" "):
+            if self.delay:
+                time.sleep(self.delay)
             yield word + " "

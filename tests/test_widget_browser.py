@@ -1,0 +1,203 @@
+"""The chat widget's plumbing in headless Chromium, against the real HTTP app with fake models (fast).
+
+The acceptance run with the real models is tests/test_widget_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from index.store import IndexStore
+from ingest.pipeline import IngestConfig, run_ingest
+from service.answering import Answerer
+from service.app import create_app
+from service.retriever import Retriever
+from service.settings import Settings
+from tests.browser_support import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
+from tests.fakes import HashEmbedder, ScriptedGenerator
+
+pytestmark = pytest.mark.browser
+PLANTED = "<img src=x onerror=alert(1)>"
+RECALL = "What is the formula for recall?"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def index(tmp_path: Path, small_notes: Path) -> tuple[IndexStore, HashEmbedder]:
+    (small_notes / "planted.md").write_text(
+        f"# Rendering check\n\nThis note holds an image tag, {PLANTED}, that must show as text.\n", encoding="utf-8"
+    )
+    store, embedder = IndexStore(tmp_path / "index"), HashEmbedder()
+    run_ingest(small_notes, store, embedder, IngestConfig())
+    return store, embedder
+
+
+def app_for(index: tuple[IndexStore, HashEmbedder], reply: str, delay: float = 0.0, **settings: Any) -> FastAPI:
+    store, embedder = index
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply, delay), 3, 0.0, 0.0)
+    return create_app(Settings(data_dir=store.root.parent, **settings), answerer=qa)
+
+
+def ask(page: Any, question: str, timeout_ms: int = 30_000) -> Any:
+    """Type a question and press Enter (keyboard only); returns the newest answer bubble."""
+    before = page.locator(".msg.bot").count()
+    box = page.get_by_label("Ask your notes")
+    box.fill(question)
+    box.press("Enter")
+    done = page.locator(".msg.bot:not([aria-busy])").nth(before)
+    done.wait_for(timeout=timeout_ms)
+    return done
+
+
+def test_page_has_labelled_controls_and_answers_with_a_chip_that_opens_the_passage(index: Any, page: Any) -> None:
+    with serve_app(app_for(index, "Recall is TP/(TP+FN) [2].")) as base:
+        page.goto(base + "/")
+        assert page.get_by_role("log").count() == 1
+        assert page.get_by_role("button", name="Send").is_visible()
+        bubble = ask(page, RECALL)
+        # the answer arrived and the focus is back in the input, ready for the next question
+        assert page.get_by_label("Ask your notes").evaluate("e => e === e.getRootNode().activeElement")
+        assert bubble.locator(".answer").inner_text().startswith("Recall is TP/(TP+FN)")
+        chip = bubble.locator(".answer .chip")
+        assert chip.inner_text() == "[2]" and chip.get_attribute("aria-expanded") == "false"
+        chip.click()
+        passage = bubble.locator(".passage")
+        assert "metrics.md" in passage.locator(".where").inner_text()
+        assert "lines" in passage.locator(".where").inner_text()
+        assert "Recall = TP/(TP+FN)" in passage.locator(".text").inner_text()
+        assert chip.get_attribute("aria-expanded") == "true"
+        chip.click()
+        assert bubble.locator(".passage").count() == 0
+
+
+def test_follow_up_sends_the_history_and_shows_the_rewritten_question(index: Any, page: Any) -> None:
+    with serve_app(app_for(index, "Precision is TP/(TP+FP) [1].")) as base:
+        page.goto(base + "/")
+        ask(page, RECALL)
+        with page.expect_request("**/ask/stream") as request:
+            bubble = ask(page, "and for precision?")
+        sent = json.loads(request.value.post_data)
+        assert sent["question"] == "and for precision?"
+        assert [t["role"] for t in sent["history"]] == ["user", "assistant"]
+        assert sent["history"][0]["content"] == RECALL
+        assert bubble.locator(".query").inner_text() == "Searched for: What is the formula for precision?"
+        page.get_by_role("button", name="New chat").click()
+        assert page.locator(".msg").count() == 0
+
+
+def test_no_answer_state_offers_the_closest_passages(index: Any, page: Any) -> None:
+    with serve_app(app_for(index, "I do not know.")) as base:
+        page.goto(base + "/")
+        bubble = ask(page, "What does MRKL stand for?")
+        assert "no-answer" in (bubble.get_attribute("class") or "")
+        assert bubble.locator("strong").inner_text() == "No answer found in your notes."
+        related = bubble.locator("details.related")
+        assert related.count() >= 1
+        related.first.locator("summary").click()
+        assert "Modular Reasoning" in related.first.locator(".passage .text").inner_text()
+
+
+def test_note_and_answer_html_is_shown_as_text(index: Any, page: Any) -> None:
+    with serve_app(app_for(index, f"The note holds an image tag, {PLANTED} [1].")) as base:
+        page.goto(base + "/")
+        bubble = ask(page, "Which image tag does the rendering check note hold?")
+        assert PLANTED in bubble.locator(".answer").inner_text()
+        bubble.locator(".answer .chip").first.click()
+        assert PLANTED in bubble.locator(".passage .text").inner_text()
+        assert page.locator("img").count() == 0
+        assert page.dialogs == []
+
+
+def test_errors_are_readable_and_the_input_stays_usable(index: Any, page: Any) -> None:
+    with serve_app(app_for(index, "Recall is TP/(TP+FN) [2].", max_question_chars=200)) as base:
+        page.goto(base + "/")
+        page.route(
+            "**/ask/stream",
+            lambda route: route.fulfill(status=503, content_type="application/json", body='{"detail":"index rebuilding"}'),
+        )
+        bubble = ask(page, RECALL)
+        assert bubble.get_by_role("alert").inner_text() == (
+            "The notes service had a problem (HTTP 503): index rebuilding. Try again in a moment."
+        )
+        page.unroute("**/ask/stream")
+        bubble = ask(page, "x" * 300)  # over this app's max_question_chars: a real 422 from the server
+        assert bubble.get_by_role("alert").inner_text().startswith("The question was not accepted (HTTP 422): question is")
+        page.route("**/ask/stream", lambda route: route.abort("connectionrefused"))
+        bubble = ask(page, RECALL)
+        assert bubble.get_by_role("alert").inner_text().startswith("Could not reach the notes service at " + base)
+        page.unroute("**/ask/stream")
+        bubble = ask(page, RECALL)
+        assert bubble.locator(".answer .chip").count() == 1
+
+
+def test_stop_cancels_a_streaming_answer(index: Any, page: Any) -> None:
+    slow_reply = "Recall is TP/(TP+FN) " + "and more words " * 40 + "[2]."
+    with serve_app(app_for(index, slow_reply, delay=0.2)) as base:
+        page.goto(base + "/")
+        page.get_by_label("Ask your notes").fill(RECALL)
+        page.get_by_role("button", name="Send").click()
+        page.locator(".msg.bot[aria-busy] .draft:not(:empty)").wait_for(timeout=10_000)
+        assert page.get_by_role("button", name="Send").is_disabled()
+        page.get_by_role("button", name="Stop").click()
+        bubble = page.locator(".msg.bot").last
+        bubble.locator(".status", has_text="Stopped.").wait_for(timeout=5_000)
+        assert bubble.locator(".chip").count() == 0
+        assert page.get_by_role("button", name="Send").is_enabled()
+        assert not page.get_by_role("button", name="Stop").is_visible()
+
+
+def test_embed_at_phone_width_keyboard_only(index: Any, browser: Any, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    with serve_folder(site) as origin, serve_app(app_for(index, "Recall is TP/(TP+FN) [2].", cors_origins=[origin])) as api:
+        embed_page(site, api)
+        context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        page.goto(origin + "/index.html")
+        launcher = page.get_by_role("button", name="Ask your notes")
+        launcher.focus()
+        page.keyboard.press("Enter")
+        assert launcher.get_attribute("aria-expanded") == "true"
+        box = page.get_by_role("region", name="Notes Q&A chat").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["height"] <= 667
+        page.keyboard.type(RECALL)  # the opened panel put the focus in the input
+        page.keyboard.press("Enter")
+        page.locator(".msg.bot:not([aria-busy]) .answer .chip").wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "widget-phone-width.png"))
+        page.keyboard.press("Escape")
+        assert launcher.get_attribute("aria-expanded") == "false"
+        context.close()
+
+
+def test_embed_from_an_origin_not_allowed_is_refused(index: Any, page: Any, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    with serve_folder(site) as origin, serve_app(app_for(index, "Recall is TP/(TP+FN) [2].")) as api:
+        embed_page(site, api)
+        page.goto(origin + "/index.html")
+        page.get_by_role("button", name="Ask your notes").click()
+        bubble = ask(page, RECALL)
+        message = bubble.get_by_role("alert").inner_text()
+        assert message.startswith(f"Could not reach the notes service at {api}")
+        assert re.search(r"allows this site's origin", message)
