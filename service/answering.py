@@ -98,9 +98,7 @@ class Answerer:
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(
-        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
-    ) -> Iterator[Token | Answer]:
+    def stream(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[Token | Answer]:
         """Tokens as the generator produces them, then the checked `Answer`. With `history`, a follow-up is
         first made self-contained (`conversation.contextualize`) and that form is searched and asked."""
         started = time.perf_counter()

@@ -62,8 +62,9 @@ _DEMONSTRATIVE = re.compile(
     re.IGNORECASE,
 )
 _CONJUNCTION = re.compile(r"^(?:and|so|also|but|ok|okay)[,\s]+", re.IGNORECASE)
-_STARTS_LIKE_A_QUESTION = re.compile(r"^(?:what|who|which|how|why|when|where|is|are|does|do|did|can|could|should)\b",
-                                     re.IGNORECASE)
+_STARTS_LIKE_A_QUESTION = re.compile(
+    r"^(?:what|who|which|how|why|when|where|is|are|does|do|did|can|could|should)\b", re.IGNORECASE
+)
 
 
 def contextualize(question: str, history: Sequence[Turn]) -> str:

@@ -135,7 +135,9 @@ def test_errors_are_readable_and_the_input_stays_usable(index: Any, page: Any) -
         page.goto(base + "/")
         page.route(
             "**/ask/stream",
-            lambda route: route.fulfill(status=503, content_type="application/json", body='{"detail":"index rebuilding"}'),
+            lambda route: route.fulfill(
+                status=503, content_type="application/json", body='{"detail":"index rebuilding"}'
+            ),
         )
         bubble = ask(page, RECALL)
         assert bubble.get_by_role("alert").inner_text() == (
@@ -143,7 +145,9 @@ def test_errors_are_readable_and_the_input_stays_usable(index: Any, page: Any) -
         )
         page.unroute("**/ask/stream")
         bubble = ask(page, "x" * 300)  # over this app's max_question_chars: a real 422 from the server
-        assert bubble.get_by_role("alert").inner_text().startswith("The question was not accepted (HTTP 422): question is")
+        assert (
+            bubble.get_by_role("alert").inner_text().startswith("The question was not accepted (HTTP 422): question is")
+        )
         page.route("**/ask/stream", lambda route: route.abort("connectionrefused"))
         bubble = ask(page, RECALL)
         assert bubble.get_by_role("alert").inner_text().startswith("Could not reach the notes service at " + base)
@@ -170,7 +174,10 @@ def test_stop_cancels_a_streaming_answer(index: Any, page: Any) -> None:
 
 def test_embed_at_phone_width_keyboard_only(index: Any, browser: Any, tmp_path: Path) -> None:
     site = tmp_path / "site"
-    with serve_folder(site) as origin, serve_app(app_for(index, "Recall is TP/(TP+FN) [2].", cors_origins=[origin])) as api:
+    with (
+        serve_folder(site) as origin,
+        serve_app(app_for(index, "Recall is TP/(TP+FN) [2].", cors_origins=[origin])) as api,
+    ):
         embed_page(site, api)
         context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
         page = context.new_page()

@@ -164,4 +164,3 @@ def test_embed_on_an_origin_not_allowed_is_refused(sites: Sites, page: Any) -> N
     assert bubble.get_by_role("alert").inner_text().startswith(f"Could not reach the notes service at {sites.api}")
     assert bubble.locator(".chip").count() == 0
     assert page.get_by_role("button", name="Send").is_enabled()
-
