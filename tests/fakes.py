@@ -43,6 +43,7 @@ class ScriptedGenerator:
         self.reply = reply
         self.delay = delay
         self.prompts: list[Prompt] = []
+        self.pieces_sent = 0
 
     def warm_up(self) -> None:
         pass
@@ -52,4 +53,5 @@ class ScriptedGenerator:
         for word in self.reply.split(" "):
             if self.delay:
                 time.sleep(self.delay)
+            self.pieces_sent += 1
             yield word + " "

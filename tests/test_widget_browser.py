@@ -60,6 +60,11 @@ def app_for(index: tuple[IndexStore, HashEmbedder], reply: str, delay: float = 0
     return create_app(Settings(data_dir=store.root.parent, **settings), answerer=qa)
 
 
+def generator_of(app: FastAPI) -> ScriptedGenerator:
+    generator: ScriptedGenerator = app.state.answerer.generator
+    return generator
+
+
 def ask(page: Any, question: str, timeout_ms: int = 30_000) -> Any:
     """Type a question and press Enter (keyboard only); returns the newest answer bubble."""
     before = page.locator(".msg.bot").count()
@@ -158,7 +163,8 @@ def test_errors_are_readable_and_the_input_stays_usable(index: Any, page: Any) -
 
 def test_stop_cancels_a_streaming_answer(index: Any, page: Any) -> None:
     slow_reply = "Recall is TP/(TP+FN) " + "and more words " * 40 + "[2]."
-    with serve_app(app_for(index, slow_reply, delay=0.2)) as base:
+    app = app_for(index, slow_reply, delay=0.2)
+    with serve_app(app) as base:
         page.goto(base + "/")
         page.get_by_label("Ask your notes").fill(RECALL)
         page.get_by_role("button", name="Send").click()
@@ -170,6 +176,11 @@ def test_stop_cancels_a_streaming_answer(index: Any, page: Any) -> None:
         assert bubble.locator(".chip").count() == 0
         assert page.get_by_role("button", name="Send").is_enabled()
         assert not page.get_by_role("button", name="Stop").is_visible()
+        # the server stopped generating too: the rest of the 120-word reply is never produced
+        page.wait_for_timeout(1500)
+        sent = generator_of(app).pieces_sent
+        page.wait_for_timeout(1000)
+        assert generator_of(app).pieces_sent == sent < 60
 
 
 def test_embed_at_phone_width_keyboard_only(index: Any, browser: Any, tmp_path: Path) -> None:
