@@ -86,7 +86,7 @@ def cmd_calibrate(settings: Any, args: argparse.Namespace) -> int:
     rows = sweep_rows(results)
     best = metrics.best_threshold(rows)
     chosen = next(r for r in rows if r[0] == best)
-    build_store(settings).set_threshold(best)
+    version = build_store(settings).set_threshold(best)
     print(f"threshold {best:.3f}: overall {chosen[1]:.3f}, answer accuracy {chosen[2]:.3f}, NoAns {chosen[3]:.3f}")
-    print(f"stored with index version {answerer.retriever.manifest.version}; the service uses it from now on")
+    print(f"stored as index version {version}; running services pick it up with their next question")
     return 0

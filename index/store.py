@@ -8,11 +8,15 @@ version intact and served.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,15 @@ KEEP_VERSIONS = 3
 
 class IndexNotFound(RuntimeError):
     """No index has been built yet in this directory."""
+
+
+class IndexBusy(RuntimeError):
+    """Another process is writing a new version of this index right now."""
+
+
+def new_version_id(fingerprint: str) -> str:
+    """Sortable by creation time; the fingerprint's head tells versions of the same content apart at a glance."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + fingerprint[:8]
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,20 @@ class IndexStore:
         tmp = self.report_path.with_suffix(f".tmp-{uuid.uuid4().hex[:6]}")
         tmp.write_text(json.dumps(report, indent=1))
         os.replace(tmp, self.report_path)
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Exclusive right to write versions (one ingest or calibrate at a time; readers never wait)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".writer.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusy(f"another ingest or calibrate is writing {self.root}; try again when it ends") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def current_version(self) -> str | None:
         try:
@@ -134,17 +161,30 @@ class IndexStore:
         self._prune()
         return final
 
-    def set_threshold(self, threshold: float) -> None:
-        """Record a calibrated threshold in the current version's manifest (atomic file replace)."""
-        snapshot_dir = self.root / "versions" / (self.current_version() or "")
-        path = snapshot_dir / "manifest.json"
-        if not path.exists():
-            raise IndexNotFound(f"no index in {self.root}; run `notes-qa ingest` first")
-        manifest = Manifest.model_validate_json(path.read_text())
-        manifest.threshold = threshold
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(manifest.model_dump_json(indent=1))
-        os.replace(tmp, path)
+    def set_threshold(self, threshold: float) -> str:
+        """Record a calibrated threshold as a new version: the current version's files, hard-linked, with a new
+        manifest; swapped in like any other version. Served versions are never modified. Returns the new id."""
+        with self.writer():
+            current = self.current_version()
+            if current is None or not self.exists():
+                raise IndexNotFound(f"no index in {self.root}; run `notes-qa ingest` first")
+            source = self.root / "versions" / current
+            manifest = Manifest.model_validate_json((source / "manifest.json").read_text())
+            manifest = manifest.model_copy(
+                update={
+                    "version": new_version_id(manifest.fingerprint),
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "threshold": threshold,
+                }
+            )
+            tmp = self.root / "versions" / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"
+            shutil.copytree(source, tmp, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("manifest.json"))
+            (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))
+            _fsync_dir(tmp)
+            os.rename(tmp, self.root / "versions" / manifest.version)
+            self._point_current_at(manifest.version)
+            self._prune()
+            return manifest.version
 
     def _point_current_at(self, version: str) -> None:
         link_tmp = self.root / f".current-{uuid.uuid4().hex[:6]}"
@@ -162,6 +202,14 @@ class IndexStore:
         for old in complete[:-KEEP_VERSIONS]:
             if old.name != current:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Versions are immutable, so sharing a file between two of them by hard link is safe (and instant)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _fsync_dir(path: Path) -> None:

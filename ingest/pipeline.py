@@ -14,7 +14,7 @@ import numpy as np
 from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
-from index.store import FileRecord, IndexStore, Snapshot
+from index.store import FileRecord, IndexStore, Snapshot, new_version_id
 from ingest.chunking import CHUNKER_VERSION, ChunkingConfig, chunk_document
 from ingest.cleaning import clean
 from ingest.dedup import collapse_near_duplicates
@@ -67,9 +67,22 @@ def run_ingest(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> IngestReport:
-    started = time.perf_counter()
+    """Build a new index version from ``notes_dir`` (one writer at a time: ``IndexBusy`` if another runs)."""
     if not notes_dir.is_dir():
         raise IngestError(f"notes folder not found: {notes_dir}")
+    with store.writer():
+        return _ingest(notes_dir, store, embedder, config, progress, log)
+
+
+def _ingest(
+    notes_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    config: IngestConfig,
+    progress: bool,
+    log: Callable[[str], None],
+) -> IngestReport:
+    started = time.perf_counter()
     report = IngestReport(notes_dir=str(notes_dir))
     previous = _reusable_previous(store, embedder, config, log)
     old_chunks, old_vectors = previous.file_cache() if previous else ([], np.zeros((0, 0), np.float32))
@@ -130,7 +143,7 @@ def run_ingest(
     served = [chunk for _, chunk in kept]
     served_vectors = vectors[[row for row, _ in kept]]
 
-    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + fingerprint[:8]
+    version = new_version_id(fingerprint)
     manifest = Manifest(
         version=version,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -15,7 +15,7 @@ from typing import Literal
 from index import bm25
 from index.search import Hit
 from service.conversation import Turn, contextualize
-from service.generator import Generator
+from service.generator import Generator, GeneratorUnavailable
 from service.grounding import is_invented, reattribute
 from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
 from service.retriever import Retriever
@@ -55,6 +55,15 @@ class Answer:
     @property
     def rewritten(self) -> bool:
         return bool(self.query) and self.query != self.question
+
+
+class AnswerUnavailable(RuntimeError):
+    """Retrieval worked but the generator failed: the reason, and the passages found (worth showing)."""
+
+    def __init__(self, reason: str, hits: tuple[Hit, ...]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hits = hits
 
 
 @dataclass(frozen=True)
@@ -116,10 +125,13 @@ class Answerer:
             return
         prompt = build_prompt(question, hits)
         pieces: list[str] = []
-        for piece in self.generator.generate(prompt):
-            if piece:
-                pieces.append(piece)
-                yield Token(piece)
+        try:
+            for piece in self.generator.generate(prompt):
+                if piece:
+                    pieces.append(piece)
+                    yield Token(piece)
+        except GeneratorUnavailable as exc:
+            raise AnswerUnavailable(str(exc), tuple(hits)) from exc
         done = time.perf_counter()
         timings["generate"] = _ms(retrieved, done)
         timings["total"] = _ms(started, done)

@@ -56,11 +56,11 @@ def _settings() -> Any:
 def _is_user_error(exc: Exception) -> bool:
     from eval.commands import EvalUsageError
     from index.manifest import IndexMismatch
-    from index.store import IndexNotFound
+    from index.store import IndexBusy, IndexNotFound
     from ingest.embedder import ModelUnavailable
     from ingest.pipeline import IngestError
 
-    user_errors = (UserError, IngestError, IndexNotFound, IndexMismatch, ModelUnavailable, EvalUsageError)
+    user_errors = (UserError, IngestError, IndexNotFound, IndexBusy, IndexMismatch, ModelUnavailable, EvalUsageError)
     return isinstance(exc, user_errors)
 
 
@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "Run the HTTP API (builds the index first if there is none).")
     p.add_argument("--host", default=None, help="default: NOTES_QA_HOST (127.0.0.1)")
     p.add_argument("--port", type=_positive, default=None, help="default: NOTES_QA_PORT (8000)")
+    p.add_argument(
+        "--workers", type=_positive, default=1, help="API processes (each loads the models; all serve one index)"
+    )
     # The CLI is the composition root: it alone reaches into the eval stage, for its subcommands.
     from eval.commands import add_commands
 
@@ -172,10 +175,24 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    from service.observability import configure_logging
+
     if not build_store(settings).exists():
         print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
         ingest_and_report(settings, settings.notes_dir, quiet=False)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    configure_logging(settings.log_format, settings.log_level)
+    if args.workers > 1:
+        # each worker process builds its own app (and models) from the same NOTES_QA_* environment
+        uvicorn.run(
+            "service.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_config=None,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     return 0
 
 

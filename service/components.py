@@ -18,6 +18,17 @@ def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
 
 def build_generator(settings: Settings) -> Generator:
+    if settings.generator_backend == "openai":
+        from service.remote_generator import OpenAIChatGenerator
+
+        return OpenAIChatGenerator(
+            settings.openai_base_url,
+            settings.openai_model,
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_timeout_s,
+            max_new_tokens=settings.max_new_tokens,
+            stream=settings.openai_stream,
+        )
     return TransformersGenerator(
         settings.generator_model,
         settings.model_cache_dir,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from service.answering import Answerer
+from service.observability import Metrics
 from service.settings import Settings
 
 
@@ -22,5 +23,11 @@ def get_answerer(request: Request) -> Answerer:
     return answerer
 
 
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]

@@ -11,6 +11,10 @@ from typing import Any, Protocol
 from service.packaged_models import PACKAGED_GGUF, converted_model_dir
 
 
+class GeneratorUnavailable(RuntimeError):
+    """The generator could not produce a reply (inference server down, timed out, or refusing)."""
+
+
 @dataclass(frozen=True)
 class Prompt:
     system: str

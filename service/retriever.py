@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from index.hnsw import HnswParams
@@ -9,6 +10,8 @@ from index.manifest import Manifest
 from index.search import Hit, RetrievalMode, search
 from index.store import IndexStore, Snapshot
 from ingest.embedder import Embedder
+
+log = logging.getLogger("notes_qa.retriever")
 
 
 class Retriever:
@@ -24,6 +27,7 @@ class Retriever:
         self.embedder = embedder
         self.ef_search = ef_search
         self._snapshot: Snapshot | None = None
+        self._unloadable: str | None = None  # a version that failed to load: not retried until `current` moves
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -31,21 +35,39 @@ class Retriever:
         self.snapshot()
 
     def snapshot(self) -> Snapshot:
-        """The served version; swapped for the new one when ``current`` points elsewhere (one readlink)."""
+        """The served version; swapped for the new one when ``current`` points elsewhere (one readlink per call).
+
+        Requests already holding the old snapshot finish on it. A new version that cannot be loaded (incompatible,
+        or pruned while being read) is logged and the old one stays served."""
         current = self.store.current_version()
         snap = self._snapshot
-        if snap is None or (current is not None and current != snap.manifest.version):
+        if snap is None or (current is not None and current not in (snap.manifest.version, self._unloadable)):
             with self._lock:
                 if self._snapshot is None or self._snapshot.manifest.version != current:
-                    loaded = self.store.load()
-                    if self.ef_search:
-                        m = loaded.manifest
-                        loaded.index.params = HnswParams(m.hnsw_m, m.hnsw_ef_construction, self.ef_search)
-                    loaded.manifest.check_compatible(self.embedder.name, self.embedder.dim)
-                    self._snapshot = loaded
+                    try:
+                        self._snapshot = self._load()
+                        self._unloadable = None
+                    except (OSError, ValueError, RuntimeError) as exc:
+                        if self._snapshot is None:
+                            raise
+                        self._unloadable = current
+                        log.error(
+                            "index version %s not loaded (%s); still serving %s",
+                            current,
+                            exc,
+                            self._snapshot.manifest.version,
+                        )
                 snap = self._snapshot
         assert snap is not None
         return snap
+
+    def _load(self) -> Snapshot:
+        loaded = self.store.load()
+        if self.ef_search:
+            m = loaded.manifest
+            loaded.index.params = HnswParams(m.hnsw_m, m.hnsw_ef_construction, self.ef_search)
+        loaded.manifest.check_compatible(self.embedder.name, self.embedder.dim)
+        return loaded
 
     @property
     def manifest(self) -> Manifest:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GeneratorModel = Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
@@ -27,7 +27,16 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
 
     # generator
-    generator_backend: Literal["transformers"] = "transformers"
+    generator_backend: Literal["transformers", "openai"] = Field(
+        "transformers",
+        description="transformers: the packaged model in this process; openai: an "
+        "OpenAI-compatible /v1/chat/completions server (vLLM, Ollama, llama.cpp server, TGI)",
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="the inference server, up to /v1")
+    openai_model: str = Field("qwen2.5-coder-0.5b-instruct", description="model name the server knows")
+    openai_api_key: SecretStr = Field(SecretStr("not-needed"), description="sent as a bearer token")
+    openai_timeout_s: float = Field(60.0, gt=0, description="connect/read timeout per request to the server")
+    openai_stream: bool = Field(True, description="stream tokens from the server (false: one whole reply)")
     generator_model: GeneratorModel = "qwen2.5-coder-0.5b-instruct"
     generator_dtype: Literal["auto", "bfloat16", "float32"] = Field(
         "auto", description="auto: bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32"
@@ -58,6 +67,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_question_chars: int = Field(1000, ge=10)
+    served_model_name: str = Field("notes-qa", description="the model id /v1/models and /v1/chat/completions use")
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) whose pages may call the API, e.g. a page embedding "

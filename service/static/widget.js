@@ -195,7 +195,7 @@
       try {
         var parsed = JSON.parse(body).detail;
         detail = Array.isArray(parsed) ? parsed.map(function (d) { return d.msg; }).join("; ") :
-          typeof parsed === "object" ? (parsed.detail || JSON.stringify(parsed)) : parsed;
+          parsed && typeof parsed === "object" ? (parsed.reason || parsed.detail || JSON.stringify(parsed)) : parsed;
       } catch (e) { /* not JSON: keep the text */ }
       detail = String(detail || response.statusText).slice(0, 300);
       return response.status < 500 ?

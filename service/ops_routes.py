@@ -1,0 +1,54 @@
+"""Operations routes: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.answering import Answerer
+from service.deps import MetricsDep
+from service.schemas import Health, Ready
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    """Liveness: the process is up."""
+    return Health(status="ok")
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+def ready(request: Request) -> Ready:
+    """Readiness: index loaded and models warm. Reports the index version this process serves now."""
+    state = request.app.state
+    if not getattr(state, "ready", False):
+        detail = getattr(state, "load_error", "loading")
+        raise HTTPException(status_code=503, detail=Ready(ready=False, detail=detail).model_dump())
+    a: Answerer = state.answerer
+    try:
+        manifest = a.retriever.manifest
+    except RuntimeError as exc:
+        raise HTTPException(status_code=503, detail=Ready(ready=False, detail=str(exc)).model_dump()) from exc
+    return Ready(
+        ready=True,
+        index_version=manifest.version,
+        chunks=manifest.chunk_count,
+        embedder=manifest.embedder_name,
+        generator=a.generator.name,
+        threshold=a.threshold,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request, metrics: MetricsDep) -> Response:
+    """Prometheus text format: requests and latency per route, retrieval and generation time, abstentions,
+    generator failures, index version, model load time."""
+    answerer: Answerer | None = getattr(request.app.state, "answerer", None)
+    if answerer is not None and getattr(request.app.state, "ready", False):
+        try:
+            manifest = answerer.retriever.manifest
+            metrics.set_index(manifest.version, manifest.chunk_count)
+        except RuntimeError:
+            pass  # the index is unreadable right now; /ready says why
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
