@@ -92,3 +92,30 @@ def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "service.cli", "ask", "   "], capture_output=True, text=True, cwd=REPO, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: the question is empty"
+
+
+def test_openai_client_gets_grounded_answers_from_notes_qa(answerer: Answerer, settings: Settings) -> None:
+    """Issue 5's acceptance: the official `openai` package as the client of a running notes-qa."""
+    import openai
+
+    from tests.servers import serve_app
+
+    question = [{"role": "user", "content": "What is the formula for recall?"}]
+    with serve_app(create_app(settings, answerer=answerer)) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=300)
+        completion = client.chat.completions.create(model="notes-qa", messages=question)  # type: ignore[arg-type]
+        chunks = list(client.chat.completions.create(model="notes-qa", messages=question, stream=True))  # type: ignore[arg-type]
+        out_of_scope = client.chat.completions.create(
+            model="notes-qa",
+            messages=[{"role": "user", "content": "How does beam search decoding work?"}],  # type: ignore[list-item]
+        )
+    text = completion.choices[0].message.content or ""
+    assert "TP/(TP+FN)" in squash(text) and re.search(r"\[\d\]", text)
+    citations = (completion.model_extra or {})["citations"]
+    assert citations and any("Recall = TP/(TP+FN)" in c["text"] for c in citations)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "TP/(TP+FN)" in squash(streamed) and re.search(r"\[\d\]", streamed)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert any("Recall = TP/(TP+FN)" in c["text"] for c in (chunks[-1].model_extra or {})["citations"])
+    assert out_of_scope.choices[0].message.content == "no answer found"
+    assert (out_of_scope.model_extra or {})["notes_qa"]["abstained"] is True

@@ -20,7 +20,7 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.browser_support import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
+from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 from tests.fakes import HashEmbedder, ScriptedGenerator
 
 pytestmark = pytest.mark.browser

@@ -19,7 +19,7 @@ import pytest
 from service.app import create_app
 from service.components import build_answerer, build_embedder, build_store, ingest_config
 from service.settings import Settings
-from tests.browser_support import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
+from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 from tests.conftest import NOTES, REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

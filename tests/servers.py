@@ -1,4 +1,5 @@
-"""Helpers for the browser tests: Debian's headless Chromium driven by Playwright, and servers on loopback.
+"""Helpers for tests that need real servers on loopback, and for the browser tests (Debian's headless Chromium
+driven by Playwright).
 
 Playwright's own browser download is never used (`executable_path` points at /usr/bin/chromium, which `.ci/run`
 installs). Outside CI a machine without Chromium skips these tests; on CI (CI set) a missing browser fails them.
@@ -75,8 +76,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL once /ready says so."""
+def serve_app(app: Any, ready_path: str = "/ready") -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL once `ready_path`
+    answers 200."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -85,7 +87,7 @@ def serve_app(app: Any) -> Iterator[str]:
     deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                 break
         except httpx.TransportError:
             pass

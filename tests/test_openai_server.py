@@ -1,0 +1,106 @@
+"""notes-qa as an OpenAI-compatible model, driven by the official `openai` client over real HTTP.
+
+Plumbing with fake models here; the acceptance run with the real models is `test_openai_server_real_models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from service.answering import Answerer
+from service.app import create_app
+from service.retriever import Retriever
+from service.settings import Settings
+from tests.fakes import ScriptedGenerator
+from tests.servers import serve_app
+
+RECALL = [{"role": "user", "content": "What is the formula for recall?"}]
+
+
+def serve(small_index: Any, tmp_path: Any, reply: str, threshold: float = 0.0) -> Any:
+    store, embedder = small_index
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, threshold, threshold)
+    return serve_app(create_app(Settings(data_dir=tmp_path, max_question_chars=200), answerer=qa))
+
+
+@pytest.fixture
+def client(small_index: Any, tmp_path: Any) -> Iterator[openai.OpenAI]:
+    with serve(small_index, tmp_path, "Recall is TP/(TP+FN) [2].") as base:
+        yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=30)
+
+
+def test_models_lists_notes_qa(client: openai.OpenAI) -> None:
+    assert [m.id for m in client.models.list()] == ["notes-qa"]
+    assert client.models.retrieve("notes-qa").owned_by == "notes-qa"
+
+
+def test_completion_carries_the_answer_and_its_passages(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(model="notes-qa", messages=RECALL)  # type: ignore[arg-type]
+    assert completion.object == "chat.completion" and completion.choices[0].finish_reason == "stop"
+    assert completion.choices[0].message.content == "Recall is TP/(TP+FN) [2]."
+    extra = completion.model_extra or {}
+    assert [c["n"] for c in extra["citations"]] == [2]
+    assert "Recall = TP/(TP+FN)" in extra["citations"][0]["text"] and extra["citations"][0]["file"] == "metrics.md"
+    assert extra["notes_qa"]["abstained"] is False
+
+
+def test_streamed_completion_is_the_same_answer(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True)  # type: ignore[arg-type]
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.strip() == "Recall is TP/(TP+FN) [2]."
+    assert len(chunks) >= 4 and chunks[-1].choices[0].finish_reason == "stop"
+    assert [c["n"] for c in (chunks[-1].model_extra or {})["citations"]] == [2]
+
+
+def test_history_makes_a_follow_up_self_contained(client: openai.OpenAI) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        *RECALL,
+        {"role": "assistant", "content": "Recall = TP/(TP+FN) [1]"},
+        {"role": "user", "content": "and for precision?"},
+    ]
+    completion = client.chat.completions.create(model="notes-qa", messages=messages)  # type: ignore[arg-type]
+    assert (completion.model_extra or {})["notes_qa"]["query"] == "What is the formula for precision?"
+
+
+def test_out_of_scope_is_no_answer_found(small_index: Any, tmp_path: Any) -> None:
+    with serve(small_index, tmp_path, "never used", threshold=0.99) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+        completion = client.chat.completions.create(model="notes-qa", messages=RECALL)  # type: ignore[arg-type]
+        streamed = client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True)  # type: ignore[arg-type]
+        text = "".join(c.choices[0].delta.content or "" for c in streamed)
+    assert completion.choices[0].message.content == "no answer found"
+    assert (completion.model_extra or {})["notes_qa"]["abstain_reason"] == "below_threshold"
+    assert text == "no answer found"
+
+
+def test_an_ungrounded_streamed_draft_ends_with_a_correction(small_index: Any, tmp_path: Any) -> None:
+    with serve(small_index, tmp_path, "Gradient checkpointing recomputes activations in 1000 batches.") as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+        chunks = list(client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True))  # type: ignore[arg-type]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.endswith("(notes-qa: this draft is not supported by your notes: no answer found)")
+    assert (chunks[-1].model_extra or {})["notes_qa"]["abstained"] is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "needle"),
+    [
+        ({"model": "gpt-4o", "messages": RECALL}, openai.NotFoundError, "model_not_found"),
+        ({"model": "notes-qa", "messages": []}, openai.BadRequestError, "messages"),
+        ({"model": "notes-qa", "messages": [{"role": "assistant", "content": "hi"}]}, openai.BadRequestError, "last message"),
+        ({"model": "notes-qa", "messages": [{"role": "user", "content": "x" * 201}]}, openai.BadRequestError, "limit is 200"),
+        ({"model": "notes-qa", "messages": [{"role": "wizard", "content": "hi"}]}, openai.BadRequestError, "role"),
+    ],
+)
+def test_errors_use_the_openai_shape(client: openai.OpenAI, kwargs: dict, error: type, needle: str) -> None:
+    with pytest.raises(error) as caught:
+        client.chat.completions.create(**kwargs)
+    body = caught.value.body  # type: ignore[attr-defined]
+    assert set(body) >= {"message", "type", "param", "code"}
+    assert needle in str(body)
