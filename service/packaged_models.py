@@ -99,6 +99,25 @@ def converted_model_dir(
     return target
 
 
+def export_gguf(spec: PackagedGguf, dest: Path) -> str:
+    """Write the packaged GGUF as one verified file at ``dest`` (for an external inference server such as the
+    llama.cpp server of docker-compose's ``llm-server`` profile). Atomic: a failed export leaves no file."""
+    parts = spec.part_paths()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.partial")
+    try:
+        digest = _concatenate(parts, tmp)
+        if spec.sha256 and digest != spec.sha256:
+            raise ChecksumMismatch(
+                f"generator {spec.name}: sha256 {digest} does not match the expected {spec.sha256}; "
+                f"reinstall the packages ({spec.install_hint})"
+            )
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest
+
+
 def _concatenate(parts: list[Path], out: Path) -> str:
     h = hashlib.sha256()
     with open(out, "wb") as dst:

@@ -28,7 +28,7 @@ def llm() -> Iterator[tuple[str, Script]]:
 
 @pytest.fixture
 def script(llm: tuple[str, Script]) -> Iterator[Script]:
-    base, s = llm
+    _, s = llm
     s.reply, s.delay_s, s.status = "Recall is TP/(TP+FN) [2].", 0.0, 200
     s.requests.clear()
     yield s
@@ -78,7 +78,10 @@ def test_a_slow_server_is_a_503_with_the_reason_and_the_sources(small_index, tmp
         took = time.monotonic() - started
         with client.stream("POST", "/ask/stream", json=RECALL) as s:
             streamed = "".join(s.iter_text()).replace("\r\n", "\n")
-        v1 = client.post("/v1/chat/completions", json={"model": "notes-qa", "messages": [{"role": "user", "content": "What is the formula for recall?"}]})
+        v1 = client.post(
+            "/v1/chat/completions",
+            json={"model": "notes-qa", "messages": [{"role": "user", "content": "What is the formula for recall?"}]},
+        )
         metrics = client.get("/metrics").text
     assert r.status_code == 503 and took < 2.5
     detail = r.json()["detail"]
@@ -106,4 +109,3 @@ def test_a_server_error_is_a_503_with_its_message(small_index, tmp_path, llm, sc
         r = client.post("/ask", json=RECALL)
     assert r.status_code == 503
     assert r.json()["detail"]["reason"] == f"the inference server at {llm[0]}/v1 answered HTTP 500: model overloaded"
-

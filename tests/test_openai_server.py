@@ -93,8 +93,16 @@ def test_an_ungrounded_streamed_draft_ends_with_a_correction(small_index: Any, t
     [
         ({"model": "gpt-4o", "messages": RECALL}, openai.NotFoundError, "model_not_found"),
         ({"model": "notes-qa", "messages": []}, openai.BadRequestError, "messages"),
-        ({"model": "notes-qa", "messages": [{"role": "assistant", "content": "hi"}]}, openai.BadRequestError, "last message"),
-        ({"model": "notes-qa", "messages": [{"role": "user", "content": "x" * 201}]}, openai.BadRequestError, "limit is 200"),
+        (
+            {"model": "notes-qa", "messages": [{"role": "assistant", "content": "hi"}]},
+            openai.BadRequestError,
+            "last message",
+        ),
+        (
+            {"model": "notes-qa", "messages": [{"role": "user", "content": "x" * 201}]},
+            openai.BadRequestError,
+            "limit is 200",
+        ),
         ({"model": "notes-qa", "messages": [{"role": "wizard", "content": "hi"}]}, openai.BadRequestError, "role"),
     ],
 )

@@ -72,7 +72,9 @@ def test_two_processes_pick_up_a_reingest_with_no_failed_request(tmp_path: Path)
         first = {httpx.get(a + "/ready").json()["index_version"] for a in apis}
         assert len(first) == 1
 
-        (notes / "lab.md").write_text("# Lab\n\nThe lab keeps fish in three tanks. The lab's zebrafish is named Wanda.\n")
+        (notes / "lab.md").write_text(
+            "# Lab\n\nThe lab keeps fish in three tanks. The lab's zebrafish is named Wanda.\n"
+        )
         ingest = subprocess.Popen(cli("ingest", "--quiet"), env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)
         failures: list[str] = []
         versions: dict[str, str] = {}

@@ -20,8 +20,8 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 
 pytestmark = pytest.mark.browser
 PLANTED = "<img src=x onerror=alert(1)>"

@@ -19,8 +19,8 @@ import pytest
 from service.app import create_app
 from service.components import build_answerer, build_embedder, build_store, ingest_config
 from service.settings import Settings
-from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 from tests.conftest import NOTES, REPO
+from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PLANTED = "<img src=x onerror=alert(1)>"

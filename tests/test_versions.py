@@ -1,0 +1,59 @@
+"""Index versions are immutable: calibrate adds a version, writers take turns, readers keep serving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.store import IndexBusy, IndexStore
+from ingest.pipeline import IngestConfig, run_ingest
+from service.retriever import Retriever
+
+
+def test_set_threshold_adds_a_version_and_leaves_the_served_one_untouched(small_index) -> None:  # type: ignore[no-untyped-def]
+    store, embedder = small_index
+    old = store.current_version()
+    old_manifest = (store.root / "versions" / old / "manifest.json").read_text()
+    new = store.set_threshold(0.42)
+    assert new != old and store.current_version() == new
+    assert (store.root / "versions" / old / "manifest.json").read_text() == old_manifest
+    loaded = store.load()
+    assert loaded.manifest.threshold == 0.42 and loaded.manifest.version == new
+    assert loaded.manifest.fingerprint == json.loads(old_manifest)["fingerprint"]
+    assert len(loaded.chunks) == len(Retriever(store, embedder).snapshot().chunks)
+    # the data files are shared with the old version, not copied
+    assert (store.root / "versions" / new / "hnsw.faiss").stat().st_ino == (
+        store.root / "versions" / old / "hnsw.faiss"
+    ).stat().st_ino
+
+
+def test_a_second_writer_is_refused_while_one_runs(small_index, small_notes) -> None:  # type: ignore[no-untyped-def]
+    store, embedder = small_index
+    with store.writer():
+        with pytest.raises(IndexBusy, match="another ingest or calibrate is writing"):
+            run_ingest(small_notes, store, embedder, IngestConfig())
+        with pytest.raises(IndexBusy):
+            store.set_threshold(0.5)
+    store.set_threshold(0.5)  # free again
+
+
+def test_a_running_retriever_follows_new_versions_and_survives_a_broken_one(small_index, small_notes) -> None:  # type: ignore[no-untyped-def]
+    store, embedder = small_index
+    retriever = Retriever(store, embedder)
+    first = retriever.manifest.version
+    (small_notes / "extra.md").write_text("# Extra\n\nThe zebrafish is named Wanda.\n")
+    run_ingest(small_notes, store, embedder, IngestConfig())
+    second = retriever.manifest.version
+    assert second != first
+    assert "Wanda" in retriever.retrieve("zebrafish named", 1)[0].chunk.text
+    # a version whose files are damaged is not served: the retriever keeps the one it has
+    third = store.set_threshold(0.3)
+    damaged = store.root / "versions" / third / "chunks.jsonl"
+    damaged.unlink()  # a hard link shared with the previous version: replace it, do not write through it
+    damaged.write_text("{not json\n")
+    assert retriever.manifest.version == second
+    assert "Wanda" in retriever.retrieve("zebrafish named", 1)[0].chunk.text
+    # a fresh process could not load it either: the failure is real, not a cache artefact
+    with pytest.raises(ValueError):
+        IndexStore(store.root).load()
