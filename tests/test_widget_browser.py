@@ -219,3 +219,32 @@ def test_embed_from_an_origin_not_allowed_is_refused(index: Any, page: Any, tmp_
         message = bubble.get_by_role("alert").inner_text()
         assert message.startswith(f"Could not reach the notes service at {api}")
         assert re.search(r"allows this site's origin", message)
+
+
+def test_generator_down_shows_the_reason_and_the_passages_found(index: Any, page: Any) -> None:
+    from service.components import build_answerer
+    from tests.servers import free_port
+
+    store, embedder = index
+    settings = Settings(
+        data_dir=store.root.parent,
+        index_path=store.root,
+        generator_backend="openai",
+        openai_base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
+        threshold=0.0,
+    )
+    app = create_app(settings, answerer=build_answerer(settings, embedder=embedder))  # type: ignore[arg-type]
+    with serve_app(app) as base:
+        page.goto(base + "/")
+        bubble = ask(page, RECALL)
+        assert (
+            bubble.get_by_role("alert")
+            .inner_text()
+            .startswith("The notes service could not answer: cannot reach the inference server at http://127.0.0.1:")
+        )
+        related = bubble.locator("details.related")
+        assert related.count() >= 1
+        for summary in related.locator("summary").all():
+            summary.click()
+        assert any("Recall = TP/(TP+FN)" in t for t in bubble.locator(".passage .text").all_inner_texts())
+        assert page.get_by_role("button", name="Send").is_enabled()

@@ -151,7 +151,7 @@
       signal: controller.signal,
     })
       .then(function (response) {
-        if (!response.ok) return readError(response).then(function (msg) { throw new ShownError(msg); });
+        if (!response.ok) return readError(response).then(function (e) { throw new ShownError(e.message, e.sources); });
         return readEvents(response, function (kind, data) {
           if (kind === "token") {
             status.textContent = "Answering…";
@@ -160,7 +160,7 @@
             showAnswer(bubble, data, question);
             history.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
           } else if (kind === "error") {
-            throw new ShownError("The notes service could not answer: " + (data.detail || "unknown error"));
+            throw new ShownError("The notes service could not answer: " + (data.detail || "unknown error"), data.sources);
           }
           scrollDown();
         });
@@ -176,6 +176,14 @@
           bubble.append(el("span", { role: "alert", text: err instanceof ShownError ? err.message :
             "Could not reach the notes service at " + endpoint + ". Check that it is running" +
             (location.origin === endpoint ? "." : ", and that it allows this site's origin (NOTES_QA_CORS_ORIGINS).") }));
+          if (err instanceof ShownError && err.sources.length) {
+            // retrieval worked, generation did not: the passages found are still worth reading
+            bubble.append(el("span", { class: "note", text: "Passages that matched your question:" }));
+            err.sources.forEach(function (hit) {
+              bubble.append(el("details", { class: "related" },
+                el("summary", { text: where(hit.file, hit.heading, hit.lines) }), passageView(hit)));
+            });
+          }
         }
       })
       .finally(function () {
@@ -186,21 +194,26 @@
       });
   }
 
-  function ShownError(message) { this.message = message; this.name = "ShownError"; }
+  function ShownError(message, sources) {
+    this.message = message;
+    this.name = "ShownError";
+    this.sources = Array.isArray(sources) ? sources : [];
+  }
   ShownError.prototype = Object.create(Error.prototype);
 
   function readError(response) {
     return response.text().then(function (body) {
-      var detail = body;
+      var detail = body, sources = [];
       try {
         var parsed = JSON.parse(body).detail;
+        if (parsed && Array.isArray(parsed.sources)) sources = parsed.sources;
         detail = Array.isArray(parsed) ? parsed.map(function (d) { return d.msg; }).join("; ") :
           parsed && typeof parsed === "object" ? (parsed.reason || parsed.detail || JSON.stringify(parsed)) : parsed;
       } catch (e) { /* not JSON: keep the text */ }
       detail = String(detail || response.statusText).slice(0, 300);
-      return response.status < 500 ?
+      return { sources: sources, message: response.status < 500 ?
         "The question was not accepted (HTTP " + response.status + "): " + detail :
-        "The notes service had a problem (HTTP " + response.status + "): " + detail + ". Try again in a moment.";
+        "The notes service had a problem (HTTP " + response.status + "): " + detail + ". Try again in a moment." };
     });
   }
 
