@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +16,8 @@ from service.observability import Metrics, RequestContext
 from service.openai_compat import install_openai_errors
 from service.openai_compat import router as openai_router
 from service.ops_routes import router as ops_router
-from service.qa_routes import UNAVAILABLE
 from service.qa_routes import router as qa_router
+from service.readiness import Readiness
 from service.settings import Settings
 from service.widget import add_widget_routes
 
@@ -33,20 +32,8 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.answerer = answerer or build_answerer(settings)
-        app.state.ready = False
-        started = time.perf_counter()
-        try:
-            await run_in_threadpool(app.state.answerer.warm_up)
-            app.state.ready = True
-            metrics.model_load.set(time.perf_counter() - started)
-            log.info(
-                "ready in %.1f s: index %s",
-                time.perf_counter() - started,
-                app.state.answerer.retriever.manifest.version,
-            )
-        except UNAVAILABLE as exc:
-            app.state.load_error = str(exc)
-            log.error("not ready: %s", exc)
+        app.state.readiness = Readiness(app.state.answerer, metrics)
+        await run_in_threadpool(app.state.readiness.warm_up)
         yield
 
     app = FastAPI(

@@ -184,9 +184,15 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         settings.port = args.port
     from service.observability import configure_logging
 
+    from index.store import IndexBusy
+
     if not build_store(settings).exists():
         print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
-        ingest_and_report(settings, settings.notes_dir, quiet=False)
+        try:
+            ingest_and_report(settings, settings.notes_dir, quiet=False)
+        except IndexBusy:
+            # another replica (or the ingest job) is building it: serve now, ready once that version lands
+            print("another process is building the index; serving, ready when it is done", file=sys.stderr)
     configure_logging(settings.log_format, settings.log_level)
     if args.workers > 1:
         # each worker process builds its own app (and models) from the same NOTES_QA_* environment

@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 
 from service.answering import Answerer
 from service.observability import Metrics
+from service.readiness import Readiness
 from service.settings import Settings
 
 
@@ -17,10 +18,13 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_answerer(request: Request) -> Answerer:
-    answerer: Answerer | None = getattr(request.app.state, "answerer", None)
-    if answerer is None or not getattr(request.app.state, "ready", False):
+    """The answerer, once ready (a process that is not ready tries loading again, at most every few seconds)."""
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    if readiness is None:
         raise HTTPException(status_code=503, detail="models or index still loading; retry shortly")
-    return answerer
+    if not readiness.check():
+        raise HTTPException(status_code=503, detail=f"not ready: {readiness.error}")
+    return readiness.answerer
 
 
 def get_metrics(request: Request) -> Metrics:

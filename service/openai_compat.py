@@ -29,7 +29,8 @@ from service.answering import Answer, Token
 from service.conversation import Turn
 from service.deps import AnswererDep, MetricsDep, SettingsDep
 from service.prompting import NO_ANSWER
-from service.qa_routes import UNAVAILABLE, unavailable_detail
+from service.qa_routes import unavailable_detail
+from service.readiness import UNAVAILABLE
 from service.schemas import AskResponse
 
 router = APIRouter(prefix="/v1", tags=["openai"])

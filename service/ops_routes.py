@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.answering import Answerer
 from service.deps import MetricsDep
+from service.readiness import Readiness
 from service.schemas import Health, Ready
 
 router = APIRouter(tags=["ops"])
@@ -21,11 +21,11 @@ def health() -> Health:
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
 def ready(request: Request) -> Ready:
     """Readiness: index loaded and models warm. Reports the index version this process serves now."""
-    state = request.app.state
-    if not getattr(state, "ready", False):
-        detail = getattr(state, "load_error", "loading")
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    if readiness is None or not readiness.check():
+        detail = readiness.error if readiness else "loading"
         raise HTTPException(status_code=503, detail=Ready(ready=False, detail=detail).model_dump())
-    a: Answerer = state.answerer
+    a = readiness.answerer
     try:
         manifest = a.retriever.manifest
     except RuntimeError as exc:
@@ -44,10 +44,10 @@ def ready(request: Request) -> Ready:
 def metrics(request: Request, metrics: MetricsDep) -> Response:
     """Prometheus text format: requests and latency per route, retrieval and generation time, abstentions,
     generator failures, index version, model load time."""
-    answerer: Answerer | None = getattr(request.app.state, "answerer", None)
-    if answerer is not None and getattr(request.app.state, "ready", False):
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    if readiness is not None and readiness.ready:
         try:
-            manifest = answerer.retriever.manifest
+            manifest = readiness.answerer.retriever.manifest
             metrics.set_index(manifest.version, manifest.chunk_count)
         except RuntimeError:
             pass  # the index is unreadable right now; /ready says why

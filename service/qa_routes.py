@@ -9,17 +9,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from index.manifest import IndexMismatch
-from index.store import IndexNotFound
-from ingest.embedder import ModelUnavailable
 from service.answering import Answer, AnswerUnavailable, Token
 from service.deps import AnswererDep, MetricsDep, SettingsDep
 from service.observability import Metrics
+from service.readiness import UNAVAILABLE
 from service.schemas import AskRequest, AskResponse, QuestionRequest, SearchHit, SearchRequest, SearchResponse
 from service.settings import Settings
-
-# Failures that are the server's state, not the user's input: reported as 503 with the reason.
-UNAVAILABLE = (IndexNotFound, IndexMismatch, ModelUnavailable, RuntimeError)
 
 router = APIRouter(tags=["qa"])
 

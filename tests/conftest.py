@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,21 @@ def small_index(tmp_path: Path, small_notes: Path):  # type: ignore[no-untyped-d
     embedder = HashEmbedder()
     run_ingest(small_notes, store, embedder, IngestConfig())
     return store, embedder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright (skipped where absent, a failure on CI)."""
+    from tests.servers import launch_chromium
+
+    with launch_chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    from tests.servers import new_page
+
+    page = new_page(browser, viewport={"width": 1000, "height": 900})
+    yield page
+    page.context.close()

@@ -133,3 +133,22 @@ def embed_page(folder: Path, api: str) -> Path:
         encoding="utf-8",
     )
     return page
+
+
+def new_page(browser: Any, **context_options: Any) -> Any:
+    """A page in a fresh browser context that records (and dismisses) every dialog in ``page.dialogs``."""
+    page = browser.new_context(**context_options).new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    return page
+
+
+def ask_widget(page: Any, question: str, timeout_ms: int = 30_000) -> Any:
+    """Type a question in the widget and press Enter (keyboard only); returns the finished answer bubble."""
+    before = page.locator(".msg.bot").count()
+    box = page.get_by_label("Ask your notes")
+    box.fill(question)
+    box.press("Enter")
+    done = page.locator(".msg.bot:not([aria-busy])").nth(before)
+    done.wait_for(timeout=timeout_ms)
+    return done

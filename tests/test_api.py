@@ -101,3 +101,20 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/ask/stream", "/search", "/health", "/ready"} <= set(paths)
+
+
+def test_a_process_started_before_the_first_ingest_becomes_ready_by_itself(tmp_path, small_notes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from index.store import IndexStore
+    from ingest.pipeline import IngestConfig, run_ingest
+    from tests.fakes import HashEmbedder
+
+    monkeypatch.setattr("service.readiness.RETRY_S", 0.0)
+    store, embedder = IndexStore(tmp_path / "index"), HashEmbedder()
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, 0.0, 0.0)
+    with TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa)) as c:
+        r = c.get("/ready")
+        assert r.status_code == 503 and "notes-qa ingest" in r.text
+        assert c.post("/ask", json={"question": "What is recall?"}).status_code == 503
+        run_ingest(small_notes, store, embedder, IngestConfig())  # e.g. the compose `ingest` job finishing late
+        assert c.get("/ready").status_code == 200
+        assert c.post("/ask", json={"question": "What is the formula for recall?"}).status_code == 200

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,11 @@ from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
 from tests.fakes import HashEmbedder, ScriptedGenerator
-from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
+from tests.servers import ARTIFACTS, ask_widget, embed_page, new_page, serve_app, serve_folder
 
 pytestmark = pytest.mark.browser
 PLANTED = "<img src=x onerror=alert(1)>"
 RECALL = "What is the formula for recall?"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -65,23 +48,12 @@ def generator_of(app: FastAPI) -> ScriptedGenerator:
     return generator
 
 
-def ask(page: Any, question: str, timeout_ms: int = 30_000) -> Any:
-    """Type a question and press Enter (keyboard only); returns the newest answer bubble."""
-    before = page.locator(".msg.bot").count()
-    box = page.get_by_label("Ask your notes")
-    box.fill(question)
-    box.press("Enter")
-    done = page.locator(".msg.bot:not([aria-busy])").nth(before)
-    done.wait_for(timeout=timeout_ms)
-    return done
-
-
 def test_page_has_labelled_controls_and_answers_with_a_chip_that_opens_the_passage(index: Any, page: Any) -> None:
     with serve_app(app_for(index, "Recall is TP/(TP+FN) [2].")) as base:
         page.goto(base + "/")
         assert page.get_by_role("log").count() == 1
         assert page.get_by_role("button", name="Send").is_visible()
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         # the answer arrived and the focus is back in the input, ready for the next question
         assert page.get_by_label("Ask your notes").evaluate("e => e === e.getRootNode().activeElement")
         assert bubble.locator(".answer").inner_text().startswith("Recall is TP/(TP+FN)")
@@ -100,9 +72,9 @@ def test_page_has_labelled_controls_and_answers_with_a_chip_that_opens_the_passa
 def test_follow_up_sends_the_history_and_shows_the_rewritten_question(index: Any, page: Any) -> None:
     with serve_app(app_for(index, "Precision is TP/(TP+FP) [1].")) as base:
         page.goto(base + "/")
-        ask(page, RECALL)
+        ask_widget(page, RECALL)
         with page.expect_request("**/ask/stream") as request:
-            bubble = ask(page, "and for precision?")
+            bubble = ask_widget(page, "and for precision?")
         sent = json.loads(request.value.post_data)
         assert sent["question"] == "and for precision?"
         assert [t["role"] for t in sent["history"]] == ["user", "assistant"]
@@ -115,7 +87,7 @@ def test_follow_up_sends_the_history_and_shows_the_rewritten_question(index: Any
 def test_no_answer_state_offers_the_closest_passages(index: Any, page: Any) -> None:
     with serve_app(app_for(index, "I do not know.")) as base:
         page.goto(base + "/")
-        bubble = ask(page, "What does MRKL stand for?")
+        bubble = ask_widget(page, "What does MRKL stand for?")
         assert "no-answer" in (bubble.get_attribute("class") or "")
         assert bubble.locator("strong").inner_text() == "No answer found in your notes."
         related = bubble.locator("details.related")
@@ -127,7 +99,7 @@ def test_no_answer_state_offers_the_closest_passages(index: Any, page: Any) -> N
 def test_note_and_answer_html_is_shown_as_text(index: Any, page: Any) -> None:
     with serve_app(app_for(index, f"The note holds an image tag, {PLANTED} [1].")) as base:
         page.goto(base + "/")
-        bubble = ask(page, "Which image tag does the rendering check note hold?")
+        bubble = ask_widget(page, "Which image tag does the rendering check note hold?")
         assert PLANTED in bubble.locator(".answer").inner_text()
         bubble.locator(".answer .chip").first.click()
         assert PLANTED in bubble.locator(".passage .text").inner_text()
@@ -144,20 +116,20 @@ def test_errors_are_readable_and_the_input_stays_usable(index: Any, page: Any) -
                 status=503, content_type="application/json", body='{"detail":"index rebuilding"}'
             ),
         )
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         assert bubble.get_by_role("alert").inner_text() == (
             "The notes service had a problem (HTTP 503): index rebuilding. Try again in a moment."
         )
         page.unroute("**/ask/stream")
-        bubble = ask(page, "x" * 300)  # over this app's max_question_chars: a real 422 from the server
+        bubble = ask_widget(page, "x" * 300)  # over this app's max_question_chars: a real 422 from the server
         assert (
             bubble.get_by_role("alert").inner_text().startswith("The question was not accepted (HTTP 422): question is")
         )
         page.route("**/ask/stream", lambda route: route.abort("connectionrefused"))
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         assert bubble.get_by_role("alert").inner_text().startswith("Could not reach the notes service at " + base)
         page.unroute("**/ask/stream")
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         assert bubble.locator(".answer .chip").count() == 1
 
 
@@ -190,8 +162,7 @@ def test_embed_at_phone_width_keyboard_only(index: Any, browser: Any, tmp_path: 
         serve_app(app_for(index, "Recall is TP/(TP+FN) [2].", cors_origins=[origin])) as api,
     ):
         embed_page(site, api)
-        context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
-        page = context.new_page()
+        page = new_page(browser, viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
         page.goto(origin + "/index.html")
         launcher = page.get_by_role("button", name="Ask your notes")
         launcher.focus()
@@ -206,7 +177,7 @@ def test_embed_at_phone_width_keyboard_only(index: Any, browser: Any, tmp_path: 
         page.screenshot(path=str(ARTIFACTS / "widget-phone-width.png"))
         page.keyboard.press("Escape")
         assert launcher.get_attribute("aria-expanded") == "false"
-        context.close()
+        page.context.close()
 
 
 def test_embed_from_an_origin_not_allowed_is_refused(index: Any, page: Any, tmp_path: Path) -> None:
@@ -215,7 +186,7 @@ def test_embed_from_an_origin_not_allowed_is_refused(index: Any, page: Any, tmp_
         embed_page(site, api)
         page.goto(origin + "/index.html")
         page.get_by_role("button", name="Ask your notes").click()
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         message = bubble.get_by_role("alert").inner_text()
         assert message.startswith(f"Could not reach the notes service at {api}")
         assert re.search(r"allows this site's origin", message)
@@ -236,7 +207,7 @@ def test_generator_down_shows_the_reason_and_the_passages_found(index: Any, page
     app = create_app(settings, answerer=build_answerer(settings, embedder=embedder))  # type: ignore[arg-type]
     with serve_app(app) as base:
         page.goto(base + "/")
-        bubble = ask(page, RECALL)
+        bubble = ask_widget(page, RECALL)
         assert (
             bubble.get_by_role("alert")
             .inner_text()

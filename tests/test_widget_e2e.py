@@ -20,7 +20,7 @@ from service.app import create_app
 from service.components import build_answerer, build_embedder, build_store, ingest_config
 from service.settings import Settings
 from tests.conftest import NOTES, REPO
-from tests.servers import ARTIFACTS, embed_page, launch_chromium, serve_app, serve_folder
+from tests.servers import ARTIFACTS, ask_widget, embed_page, serve_app, serve_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PLANTED = "<img src=x onerror=alert(1)>"
@@ -66,33 +66,6 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
         yield Sites(api, allowed, refused)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    yield page
-    context.close()
-
-
-def ask(page: Any, question: str) -> Any:
-    """Ask by keyboard; check the answer streams in (text while the bubble is busy); return the finished bubble."""
-    before = page.locator(".msg.bot").count()
-    box = page.get_by_label("Ask your notes")
-    box.fill(question)
-    box.press("Enter")
-    done = page.locator(".msg.bot:not([aria-busy])").nth(before)
-    done.wait_for(timeout=ANSWER_MS)
-    return done
-
-
 def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
@@ -118,7 +91,7 @@ def test_recall_answer_streams_in_and_its_chip_shows_the_passage_with_file_name(
 
 def test_out_of_scope_question_shows_the_no_answer_state(sites: Sites, page: Any) -> None:
     page.goto(sites.api + "/")
-    bubble = ask(page, "How does beam search decoding work?")
+    bubble = ask_widget(page, "How does beam search decoding work?", ANSWER_MS)
     assert "no-answer" in (bubble.get_attribute("class") or "")
     assert bubble.locator("strong").inner_text() == "No answer found in your notes."
     assert bubble.locator(".chip").count() == 0
@@ -126,8 +99,8 @@ def test_out_of_scope_question_shows_the_no_answer_state(sites: Sites, page: Any
 
 def test_follow_up_uses_the_history_and_is_answered_from_the_notes(sites: Sites, page: Any) -> None:
     page.goto(sites.api + "/")
-    ask(page, "What is the formula for recall?")
-    bubble = ask(page, "and for precision?")
+    ask_widget(page, "What is the formula for recall?", ANSWER_MS)
+    bubble = ask_widget(page, "and for precision?", ANSWER_MS)
     assert bubble.locator(".query").inner_text() == "Searched for: What is the formula for precision?"
     assert "TP/(TP+FP)" in squash(bubble.locator(".answer").inner_text())
     bubble.locator(".sources .chip").first.click()
@@ -138,7 +111,7 @@ def test_follow_up_uses_the_history_and_is_answered_from_the_notes(sites: Sites,
 
 def test_planted_html_in_a_note_is_shown_literally(sites: Sites, page: Any) -> None:
     page.goto(sites.api + "/")
-    bubble = ask(page, "What is the mascot of the rendering check?")
+    bubble = ask_widget(page, "What is the mascot of the rendering check?", ANSWER_MS)
     # answered or not, the note's passage is one click away: a source chip, or a "closest passages" entry
     for opener in bubble.locator(".sources .chip, details.related summary").all():
         opener.click()
@@ -152,7 +125,7 @@ def test_planted_html_in_a_note_is_shown_literally(sites: Sites, page: Any) -> N
 def test_embed_on_an_allowed_origin_answers(sites: Sites, page: Any) -> None:
     page.goto(sites.allowed + "/index.html")
     page.get_by_role("button", name="Ask your notes").click()
-    bubble = ask(page, "What is the formula for recall?")
+    bubble = ask_widget(page, "What is the formula for recall?", ANSWER_MS)
     assert "TP/(TP+FN)" in squash(bubble.locator(".answer").inner_text())
     assert bubble.locator(".answer .chip").count() >= 1
 
@@ -160,7 +133,7 @@ def test_embed_on_an_allowed_origin_answers(sites: Sites, page: Any) -> None:
 def test_embed_on_an_origin_not_allowed_is_refused(sites: Sites, page: Any) -> None:
     page.goto(sites.refused + "/index.html")
     page.get_by_role("button", name="Ask your notes").click()
-    bubble = ask(page, "What is the formula for recall?")
+    bubble = ask_widget(page, "What is the formula for recall?", ANSWER_MS)
     assert bubble.get_by_role("alert").inner_text().startswith(f"Could not reach the notes service at {sites.api}")
     assert bubble.locator(".chip").count() == 0
     assert page.get_by_role("button", name="Send").is_enabled()
