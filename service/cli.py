@@ -182,9 +182,8 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    from service.observability import configure_logging
-
     from index.store import IndexBusy
+    from service.observability import configure_logging
 
     if not build_store(settings).exists():
         print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
