@@ -174,17 +174,16 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from index.store import IndexBusy
     from service.app import create_app
     from service.components import build_store
     from service.ingesting import ingest_and_report
+    from service.observability import configure_logging
 
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    from index.store import IndexBusy
-    from service.observability import configure_logging
-
     if not build_store(settings).exists():
         print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
         try:
