@@ -52,10 +52,6 @@ class Answer:
     reason: AbstainReason | None = None
     query: str = ""  # what was searched and asked: the question, made self-contained when it was a follow-up
 
-    @property
-    def rewritten(self) -> bool:
-        return bool(self.query) and self.query != self.question
-
 
 class AnswerUnavailable(RuntimeError):
     """Retrieval worked but the generator failed: the reason, and the passages found (worth showing)."""

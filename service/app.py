@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,8 +19,6 @@ from service.qa_routes import router as qa_router
 from service.readiness import Readiness
 from service.settings import Settings
 from service.widget import add_widget_routes
-
-log = logging.getLogger("notes_qa")
 
 
 def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
