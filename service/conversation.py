@@ -123,20 +123,13 @@ def subject_of(question: str) -> str:
 def _swap_or_extend(previous: str, subject: str, new: str) -> str:
     """ "what about X?" : X replaces the previous focus if it is a new thing; if it is an aspect ("the
     disadvantages") it attaches to the previous subject."""
-    if new.lower().startswith(("the ", "its ", "their ")):
-        return f"What about {_LEADING_ARTICLE.sub('the ', new)} of {_LEADING_ARTICLE.sub('', subject)}?"
+    if new.lower().startswith("the "):
+        return f"What about {new} of {_LEADING_ARTICLE.sub('', subject)}?"
     base = previous.strip().rstrip(" ?.!")
-    preposition = re.match(r"(for|of|in|on|about|with|to)\s+(.+)$", new, re.IGNORECASE)
-    if preposition:
+    last = _PREPOSITION.search(subject)
+    if re.match(r"(for|of|in|on|about|with|to)\s", new, re.IGNORECASE):
         # "and for precision?": replace the previous subject's last prepositional phrase
-        if last := _last_prepositional_phrase(subject):
-            target = subject[: last.start()] + new
-            return base.replace(subject, target, 1) + "?"
-        return f"{base} {new}?"
-    if last := _last_prepositional_phrase(subject):
+        return base.replace(subject, subject[: last.start()] + new, 1) + "?" if last else f"{base} {new}?"
+    if last:
         return base.replace(subject, subject[: last.start(2)] + new, 1) + "?"
     return base.replace(subject, new, 1) + "?"
-
-
-def _last_prepositional_phrase(subject: str) -> re.Match[str] | None:
-    return _PREPOSITION.search(subject)

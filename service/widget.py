@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from fastapi import FastAPI
@@ -15,7 +16,9 @@ PAGE_CSP = (
 )
 
 
+@cache
 def _static(name: str) -> str:
+    """Package data, fixed for the life of the process: read once."""
     return (files("service") / "static" / name).read_text(encoding="utf-8")
 
 
