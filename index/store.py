@@ -236,5 +236,6 @@ def _read_chunks(path: Path) -> list[Chunk]:
         for line in fh:
             raw = json.loads(line)
             raw["also_in"] = tuple(Location(**loc) for loc in raw.get("also_in", []))
+            raw["lines"] = tuple(raw.get("lines", ()))
             chunks.append(Chunk(**raw))
     return chunks

@@ -28,6 +28,7 @@ class Block:
     end: int
     text: str
     level: int = 0  # headings only
+    added_lines: tuple[int, ...] = ()  # 0-based lines of ``text`` that no file line holds (a re-added code fence)
 
 
 def parse_blocks(doc: Document) -> list[Block]:

@@ -15,7 +15,7 @@ from ingest.blocks import Block, heading_title, parse_blocks
 from ingest.types import HEADING_SEP, Chunk, Document
 
 # Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4  # 4: chunks record each text line's file line (evidence units cite exact lines)
 
 
 @dataclass(frozen=True)
@@ -115,17 +115,40 @@ def _pack(
     for group in groups:
         members = ([head] if head else []) + group
         start, end = min(b.start for b in members), max(b.end for b in members)
-        text = _join(members)
-        chunks.append(Chunk(file=doc.path, heading=path or title, start_line=start, end_line=end, text=text))
+        text, line_map = _join(members)
+        chunks.append(
+            Chunk(file=doc.path, heading=path or title, start_line=start, end_line=end, text=text, lines=line_map)
+        )
     return chunks
 
 
-def _join(blocks: list[Block]) -> str:
-    """Blocks on adjacent lines join with a newline, blocks apart with a blank line, as in the note."""
+def _join(blocks: list[Block]) -> tuple[str, tuple[int, ...]]:
+    """Blocks on adjacent lines join with a newline, blocks apart with a blank line, as in the note.
+
+    Also returns, for each line of the joined text, the file line it comes from (0: a blank separator or a
+    fence line added when a code block was split)."""
     out = blocks[0].text
+    line_map = _block_lines(blocks[0])
     for prev, block in itertools.pairwise(blocks):
-        out += ("\n" if block.start == prev.end + 1 else "\n\n") + block.text
-    return out
+        if block.start == prev.end + 1:
+            out += "\n" + block.text
+        else:
+            out += "\n\n" + block.text
+            line_map += (0,)
+        line_map += _block_lines(block)
+    return out, line_map
+
+
+def _block_lines(block: Block) -> tuple[int, ...]:
+    numbers: list[int] = []
+    line_no = block.start
+    for i in range(block.text.count("\n") + 1):
+        if i in block.added_lines:
+            numbers.append(0)
+        else:
+            numbers.append(line_no)
+            line_no += 1
+    return tuple(numbers)
 
 
 def _split_block(block: Block, max_chars: int) -> list[Block]:
@@ -165,11 +188,14 @@ def _refence(pieces: list[Block]) -> list[Block]:
     out = []
     for piece in pieces:
         text = piece.text
+        added: list[int] = []
         if not text.lstrip().startswith(fence):
             text = f"{fence}\n{text}"
+            added.append(0)
         if not text.rstrip().endswith(fence) or text.strip() == fence:
             text = f"{text}\n{fence}"
-        out.append(Block(piece.kind, piece.start, piece.end, text))
+            added.append(text.count("\n"))
+        out.append(Block(piece.kind, piece.start, piece.end, text, added_lines=tuple(added)))
     return out
 
 

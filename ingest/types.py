@@ -34,6 +34,8 @@ class Chunk:
     end_line: int
     text: str
     also_in: tuple[Location, ...] = ()
+    # the file line of each line of ``text`` (0: a separator line of no file line); empty in pre-v4 indexes
+    lines: tuple[int, ...] = ()
 
     @property
     def id(self) -> str:

