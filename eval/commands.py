@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eval import metrics
+from tqdm import tqdm
+
 from eval.compare import compare_runs
 from eval.questions import Question, load_questions
-from eval.report import sweep_rows, write_report
+from eval.report import write_report
 from eval.runner import run_questions, write_results
 
 Register = Callable[[str, Callable[[Any, argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -30,8 +31,16 @@ def add_commands(command: Register) -> None:
     p.add_argument("--label", default=None, help="name of this run in reports (default: the out folder name)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("DIR_A", "DIR_B"), help="diff two finished runs")
 
-    p = command("calibrate", cmd_calibrate, "Choose the abstention threshold from a question set; store it.")
-    p.add_argument("questions", nargs="?", type=Path, help="JSON-lines question file (default: the dev set)")
+    p = command(
+        "calibrate", cmd_calibrate, "Train the answerability model on a labelled question set; store it with the index."
+    )
+    p.add_argument("questions", type=Path, help="JSON-lines question file with answerable and unanswerable questions")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--save", type=Path, help="also write the model to this JSON file")
+    p.add_argument("--no-store", action="store_true", help="do not store it with the index (use with --save)")
+
+    p = command("tune-evidence", cmd_tune_evidence, "Compare evidence-scoring weights on a question file (no generation).")
+    p.add_argument("questions", type=Path, help="JSON-lines question file with evidence strings")
     p.add_argument("--top-k", type=int, default=None)
 
 
@@ -64,8 +73,8 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
     answerer.warm_up()
     results = run_questions(answerer, questions, args.top_k, progress=True)
     write_results(results, out / "results.jsonl")
-    config = {"top_k": args.top_k or settings.top_k, "threshold": answerer.threshold,
-              "retrieval": settings.retrieval_mode, "generator": settings.generator_model,
+    config = {"top_k": args.top_k or settings.top_k, "answerability": answerer.answerability_source,
+              "retrieval": settings.retrieval_mode, "generator": f"{settings.generator_backend}:{settings.generator_model}",
               "index": answerer.retriever.manifest.version}  # fmt: skip
     data = write_report(results, out, label, config)
     m: dict[str, object] = data["metrics"]  # type: ignore[assignment]
@@ -75,18 +84,39 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune_evidence(settings: Any, args: argparse.Namespace) -> int:
+    from eval.evidence_sweep import cmd_tune_evidence as run
+
+    return run(settings, args, _load(args.questions))
+
+
 def cmd_calibrate(settings: Any, args: argparse.Namespace) -> int:
+    import json
+
+    from service.answerability import train
     from service.components import build_answerer, build_store
 
     questions = _load(args.questions)
-    # Threshold 0: every question reaches the generator, so each candidate threshold can be scored.
-    answerer = build_answerer(settings.model_copy(update={"threshold": 0.0}))
+    answerer = build_answerer(settings)
     answerer.warm_up()
-    results = run_questions(answerer, questions, args.top_k, progress=True)
-    rows = sweep_rows(results)
-    best = metrics.best_threshold(rows)
-    chosen = next(r for r in rows if r[0] == best)
-    version = build_store(settings).set_threshold(best)
-    print(f"threshold {best:.3f}: overall {chosen[1]:.3f}, answer accuracy {chosen[2]:.3f}, NoAns {chosen[3]:.3f}")
-    print(f"stored as index version {version}; running services pick it up with their next question")
+    rows, labels = [], []
+    for q in tqdm(questions, unit="q"):
+        answer = answerer.answer(q.question, args.top_k)
+        if answer.signals:  # no evidence at all: nothing to learn from (always "no answer found")
+            rows.append(answer.signals)
+            labels.append(q.answerable)
+    try:
+        model = train(rows, labels, trained_on=args.questions.name)
+    except ValueError as exc:
+        raise EvalUsageError(f"{args.questions}: {exc}") from exc
+    right = sum(model.answers(r) == y for r, y in zip(rows, labels, strict=True))
+    print(f"trained on {len(rows)} questions ({sum(labels)} answerable); agreement on them {right / len(rows):.3f}")
+    for name, coef in zip(model.features, model.coef, strict=True):
+        print(f"  {name:>14} {coef:+.3f}")
+    if args.save:
+        args.save.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.save}")
+    if not args.no_store:
+        version = build_store(settings).set_answerability(model.to_dict())
+        print(f"stored as index version {version}; running services pick it up with their next question")
     return 0

@@ -20,17 +20,19 @@ HEADLINE = [
 
 
 SWEEP_NOTE = (
-    "Questions below this run's threshold were not sent to the generator, so the sweep is flat below it; "
-    "`notes-qa calibrate` runs every question through the generator for a full sweep."
+    "The service answers when P(answerable) >= 0.5; the sweep shows what other cut-offs would have done on this "
+    "set (a diagnostic: the cut-off is not chosen on the set that reports it)."
 )
 
 
 def sweep_rows(results: Sequence[Result]) -> list[tuple[float, float, float, float]]:
+    """Accuracy against the answerability cut-off, from each question's would-be answer (``candidate``)."""
     return metrics.threshold_sweep(
-        [r.max_score for r in results],
+        [r.p_answerable if r.p_answerable is not None else 0.0 for r in results],
         [r.answerable for r in results],
-        [r.correct if r.answerable else r.abstained for r in results],
-    )
+        [metrics.answer_contains(r.candidate, r.must_contain_any) if r.answerable else r.p_answerable is None
+         for r in results],
+    )  # fmt: skip
 
 
 def write_report(results: Sequence[Result], out: Path, label: str, config: dict[str, object]) -> dict[str, object]:
@@ -38,7 +40,7 @@ def write_report(results: Sequence[Result], out: Path, label: str, config: dict[
     kinds = by_kind(results)
     sweep = sweep_rows(results)
     data = {"label": label, "config": config, "metrics": summary, "by_kind": kinds,
-            "best_threshold": metrics.best_threshold(sweep)}  # fmt: skip
+            "best_cutoff": metrics.best_threshold(sweep)}  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(data, indent=1))
     plots = _plots(results, kinds, sweep, out)
     (out / "report.md").write_text(_markdown(data, results, plots))
@@ -57,7 +59,7 @@ def _markdown(data: dict[str, object], results: Sequence[Result], plots: list[st
              f"{m['unanswerable']} unanswerable). Config: `{json.dumps(data['config'])}`", "",
              "| metric | value |", "| --- | --- |"]  # fmt: skip
     lines += [f"| {k} | {m.get(k)} |" for k in HEADLINE]
-    lines += ["", f"Best abstention threshold on this set: {data['best_threshold']:.3f}. {SWEEP_NOTE}", "",
+    lines += ["", f"Best answerability cut-off on this set: {data['best_cutoff']:.3f}. {SWEEP_NOTE}", "",
               "## By kind", "",
               "| kind | n | accuracy | hit@5 |", "| --- | --- | --- | --- |"]  # fmt: skip
     for kind, v in data["by_kind"].items():  # type: ignore[attr-defined]
@@ -93,7 +95,7 @@ def _html(data: dict[str, object], results: Sequence[Result], out: Path, plots: 
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td{border:1px solid #ccc;padding:.2rem .6rem}img{max-width:100%}</style>"
         f"<h1>notes-qa eval: {html.escape(str(data['label']))}</h1><table>{rows}</table>"
-        f"<p>Best abstention threshold: {data['best_threshold']:.3f}. {SWEEP_NOTE}</p>{images}<h2>Worst failures</h2><ol>{fails}</ol>"
+        f"<p>Best answerability cut-off on this set: {data['best_cutoff']:.3f}. {SWEEP_NOTE}</p>{images}<h2>Worst failures</h2><ol>{fails}</ol>"
     )
 
 
@@ -113,7 +115,7 @@ def _plots(
     ts = [r[0] for r in sweep]
     for i, label in ((1, "overall"), (2, "answer accuracy"), (3, "NoAns accuracy")):
         ax.plot(ts, [r[i] for r in sweep], label=label)
-    ax.set(xlabel="abstention threshold (best passage cosine)", ylabel="accuracy", title="Threshold sweep")
+    ax.set(xlabel="answerability cut-off (P(answerable))", ylabel="accuracy", title="Threshold sweep")
     ax.legend()
     names.append(_save(fig, out, "threshold_sweep.png"))
 

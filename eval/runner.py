@@ -12,6 +12,7 @@ from tqdm import tqdm
 from eval import metrics
 from eval.questions import Question
 from service.answering import Answer, Answerer
+from service.evidence import Evidence
 
 
 @dataclass
@@ -35,6 +36,14 @@ class Result:
     citation_valid: bool | None = None  # answerable and answered: a cited passage holds the evidence
     unanswerable_type: str | None = None
     evidences: list[str] = field(default_factory=list)
+    # how the answer was made: the evidence units shown, the raw draft, answer kind, answerability inputs
+    evidence: list[dict[str, object]] = field(default_factory=list)
+    draft: str = ""
+    candidate: str = ""  # the answer it would give were it answerable (also when it abstained)
+    must_contain_any: list[str] = field(default_factory=list)
+    answer_kind: str = "none"
+    p_answerable: float | None = None
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 # Retrieval metrics (hit@1..10, MRR@10, nDCG@10) are read off a ranking this deep, not off the top-k passages
@@ -72,9 +81,9 @@ def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Resu
                 "n": c.n,
                 "file": c.hit.chunk.file,
                 "heading": c.hit.chunk.heading,
-                "lines": [c.hit.chunk.start_line, c.hit.chunk.end_line],
+                "lines": [c.evidence.unit.start_line, c.evidence.unit.end_line],
                 "score": round(c.hit.score, 4),
-                "text": c.hit.chunk.text,
+                "text": c.evidence.unit.text,
             }
             for c in answer.citations
         ],
@@ -93,6 +102,13 @@ def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Resu
         ndcg10=metrics.ndcg_at_k(passages, q.evidences, 10) if q.answerable and q.evidences else None,
         unanswerable_type=q.unanswerable_type,
         evidences=q.evidences,
+        evidence=[_unit_record(e) for e in answer.evidence],
+        draft=answer.draft,
+        candidate=answer.candidate,
+        must_contain_any=list(q.must_contain_any),
+        answer_kind=answer.kind,
+        p_answerable=answer.p_answerable,
+        signals=answer.signals,
     )
     if q.answerable:
         result.correct = not answer.abstained and metrics.answer_contains(answer.text, q.must_contain_any)
@@ -103,6 +119,11 @@ def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Resu
     else:
         result.correct = answer.abstained
     return result
+
+
+def _unit_record(e: Evidence) -> dict[str, object]:
+    u = e.unit
+    return {"n": e.n, "file": u.file, "lines": [u.start_line, u.end_line], "score": e.score, "text": u.text}
 
 
 def write_results(results: list[Result], path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -22,7 +24,8 @@ class Manifest(BaseModel):
     chunk_overlap_chars: int
     chunker_version: int = 0
     fingerprint: str  # sha256 over (path, content sha256) of every indexed file + chunking parameters
-    threshold: float | None = None  # abstention threshold chosen by `notes-qa calibrate`, if any
+    # the answerability model trained by `notes-qa calibrate` on this index, if any (else the shipped default)
+    answerability: dict[str, Any] | None = None
 
     def check_compatible(self, embedder_name: str, dim: int) -> None:
         if self.embedder_name != embedder_name or (dim and self.dim != dim):

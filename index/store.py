@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,8 +162,8 @@ class IndexStore:
         self._prune()
         return final
 
-    def set_threshold(self, threshold: float) -> str:
-        """Record a calibrated threshold as a new version: the current version's files, hard-linked, with a new
+    def set_answerability(self, model: dict[str, Any]) -> str:
+        """Record a calibrated answerability model as a new version: the current version's files, hard-linked, with a new
         manifest; swapped in like any other version. Served versions are never modified. Returns the new id."""
         with self.writer():
             current = self.current_version()
@@ -174,7 +175,7 @@ class IndexStore:
                 update={
                     "version": new_version_id(manifest.fingerprint),
                     "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "threshold": threshold,
+                    "answerability": model,
                 }
             )
             tmp = self.root / "versions" / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"

@@ -157,7 +157,7 @@ def _ingest(
         chunk_overlap_chars=config.chunking.overlap_chars,
         chunker_version=CHUNKER_VERSION,
         fingerprint=fingerprint,
-        threshold=previous.manifest.threshold if previous else None,
+        answerability=previous.manifest.answerability if previous else None,
     )
     report.version = version
     report.chunks_total = len(all_chunks)

@@ -1,7 +1,9 @@
 """The answering pipeline shared by the HTTP API, the CLI and the eval harness.
 
-question -> retrieve top-k -> (top-1 score below threshold: "no answer found", no generation)
-         -> grounded prompt -> generator (streamed) -> citations parsed -> refusal becomes an abstention.
+question -> retrieve top-k passages -> evidence units (exact file lines), the best few numbered
+         -> (evidence event) -> prompt of those units -> generator (streamed)
+         -> draft checked against the evidence it cites; unsupported: the best unit is quoted instead
+         -> answerability model (P(answerable) from retrieval, evidence and draft signals) -> answer or "no answer found"
 """
 
 from __future__ import annotations
@@ -9,36 +11,28 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Literal
 
-from index import bm25
 from index.search import Hit
+from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
 from service.conversation import Turn, contextualize
+from service.evidence import Evidence, question_terms, select_evidence
 from service.generator import Generator, GeneratorUnavailable
-from service.grounding import is_invented, reattribute
-from service.prompting import NO_ANSWER, build_prompt, cited_numbers, has_content, is_refusal, word_support
+from service.prompting import NO_ANSWER, build_prompt
 from service.retriever import Retriever
 
-# Words that point at the notes themselves ("per my flashcards"), not at the topic asked about.
-META_TERMS = frozenset(
-    "my note notes card cards flashcard flashcards deck blog post article page per according".split()
-)
-# A best passage this similar to the question means its topic is covered, even when a word of the question
-# is missing from the notes (a paraphrase); below it, a missing word the answer repeats marks a made-up answer.
-COVERED_TOPIC_COSINE = 0.65
-# An answer without [n] markers is attributed to the passage closest to it, if close enough: by meaning
-# (cosine) or by wording (share of the answer's content words found in the passage).
-ATTRIBUTION_COSINE = 0.5
-ATTRIBUTION_WORDS = 0.6
-
-AbstainReason = Literal["below_threshold", "generator_refused", "no_passages", "ungrounded"]
+AbstainReason = Literal["no_passages", "not_answerable"]
+AnswerKind = Literal["generated", "quote", "none"]
 
 
 @dataclass(frozen=True)
 class Citation:
-    n: int  # the [n] used in the answer text
-    hit: Hit
+    n: int  # the [n] used in the answer text: evidence number n
+    evidence: Evidence
+
+    @property
+    def hit(self) -> Hit:
+        return self.evidence.unit.hit
 
 
 @dataclass(frozen=True)
@@ -47,10 +41,16 @@ class Answer:
     text: str
     abstained: bool
     citations: tuple[Citation, ...]
-    hits: tuple[Hit, ...]  # every passage handed to the generator (or considered, when abstaining early)
+    hits: tuple[Hit, ...]  # every passage retrieved
     timings_ms: dict[str, float] = field(default_factory=dict)
     reason: AbstainReason | None = None
     query: str = ""  # what was searched and asked: the question, made self-contained when it was a follow-up
+    evidence: tuple[Evidence, ...] = ()  # the units the generator saw, numbered as cited
+    kind: AnswerKind = "none"  # generated: the checked draft; quote: the best evidence, quoted
+    draft: str = ""  # the generator's raw reply
+    candidate: str = ""  # the answer given were the question answerable (kept when abstaining, for reports)
+    p_answerable: float | None = None
+    signals: dict[str, float] = field(default_factory=dict)  # the answerability model's inputs
 
 
 class AnswerUnavailable(RuntimeError):
@@ -67,32 +67,48 @@ class Token:
     text: str
 
 
+@dataclass(frozen=True)
+class EvidenceFound:
+    """Sent before the first token: what the answer will rest on."""
+
+    evidence: tuple[Evidence, ...]
+
+
 class Answerer:
     def __init__(
         self,
         retriever: Retriever,
         generator: Generator,
         top_k: int,
-        threshold: float | None,
-        default_threshold: float,
+        answerability: AnswerabilityModel | None = None,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
         self.top_k = top_k
-        self._threshold = threshold
-        self._default_threshold = default_threshold
+        self._answerability = answerability
 
     def warm_up(self) -> None:
         self.retriever.warm_up()
         self.generator.warm_up()
 
     @property
-    def threshold(self) -> float:
-        """Explicit setting, else the value calibrated and stored with the index, else the default."""
-        if self._threshold is not None:
-            return self._threshold
-        calibrated = self.retriever.manifest.threshold
-        return calibrated if calibrated is not None else self._default_threshold
+    def answerability(self) -> AnswerabilityModel:
+        """Explicitly given, else the model calibrated and stored with the index, else the shipped default."""
+        if self._answerability is not None:
+            return self._answerability
+        stored = self.retriever.manifest.answerability
+        return AnswerabilityModel.from_dict(stored) if stored else default_model()
+
+    @property
+    def answerability_source(self) -> str:
+        """Where the answerability model in use came from, for /ready and eval reports."""
+        model = self.answerability
+        origin = (
+            "configured"
+            if self._answerability is not None
+            else ("index" if self.retriever.manifest.answerability else "shipped default")
+        )
+        return f"{origin} (trained on {model.trained_on or '?'}, {model.n_questions} questions)"
 
     def search(self, question: str, k: int | None = None) -> list[Hit]:
         return self.retriever.retrieve(question, k or self.top_k)
@@ -103,81 +119,67 @@ class Answerer:
                 return event
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Iterator[Token | Answer]:
-        """Tokens as the generator produces them, then the checked `Answer`. With `history`, a follow-up is
-        first made self-contained (`conversation.contextualize`) and that form is searched and asked."""
+    def stream(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+    ) -> Iterator[EvidenceFound | Token | Answer]:
+        """The evidence, then tokens as the generator produces them, then the checked `Answer`. With `history`,
+        a follow-up is first made self-contained (`conversation.contextualize`) and that form is searched."""
         started = time.perf_counter()
         asked = question
         question = contextualize(question, history)
-        hits = self.retriever.retrieve(question, top_k or self.top_k)
+        query_vector = self.retriever.embedder.embed([question])[0]
+        hits = self.retriever.search_vector(question, query_vector, top_k or self.top_k)
+        evidence = tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
-        if not hits or max(h.score for h in hits) < self.threshold:
-            reason: AbstainReason = "no_passages" if not hits else "below_threshold"
-            timings["generate"] = 0.0
-            timings["total"] = _ms(started, time.perf_counter())
-            yield Token(NO_ANSWER)
-            yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, reason, question)
+        yield EvidenceFound(evidence)
+        if not evidence:
+            timings.update(generate=0.0, total=_ms(started, time.perf_counter()))
+            yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, "no_passages", question)
             return
-        prompt = build_prompt(question, hits)
         pieces: list[str] = []
         try:
-            for piece in self.generator.generate(prompt):
+            for piece in self.generator.generate(build_prompt(question, evidence)):
                 if piece:
                     pieces.append(piece)
                     yield Token(piece)
+                    if _paragraph_done("".join(pieces)):
+                        break  # an answer is one short paragraph: stop decoding (prefill is paid, tokens are not)
         except GeneratorUnavailable as exc:
             raise AnswerUnavailable(str(exc), tuple(hits)) from exc
         done = time.perf_counter()
-        timings["generate"] = _ms(retrieved, done)
-        timings["total"] = _ms(started, done)
-        yield replace(self._finish(question, "".join(pieces).strip(), hits, timings), question=asked, query=question)
+        timings.update(generate=_ms(retrieved, done), total=_ms(started, done))
+        answer = self._decide(question, "".join(pieces), hits, evidence, timings)
+        yield replace(answer, question=asked, query=question)
 
-    def _finish(self, question: str, text: str, hits: list[Hit], timings: dict[str, float]) -> Answer:
-        cited = cited_numbers(text, len(hits))
-        if is_refusal(text, cited):
-            return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "generator_refused")
-        if not cited and (best := self._most_similar_passage(text, hits)) is not None:
-            text = f"{text} [{best}]"
-            cited = [best]
-        if (
-            not cited
-            or not has_content(text)
-            or self._asserts_unknown_topic(question, text, hits)
-            or is_invented(question, text, hits)
-        ):
-            return Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "ungrounded")
-        text, cited = reattribute(text, hits)
-        citations = tuple(Citation(n, hits[n - 1]) for n in cited)
-        return Answer(question, text, False, citations, tuple(hits), timings)
+    def _decide(
+        self, question: str, reply: str, hits: list[Hit], evidence: tuple[Evidence, ...], timings: dict[str, float]
+    ) -> Answer:
+        draft = check_draft(question, reply, evidence)
+        signals = features(question, max(h.score for h in hits), evidence, draft, self._unknown_share(question))
+        model = self.answerability
+        p = round(model.probability(signals), 4)
+        answer = Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "not_answerable", question, evidence,
+                        "none", reply, "", p, signals)  # fmt: skip
+        kind: AnswerKind = "generated"
+        text, cited = draft.text, draft.cited
+        if not draft.kept:  # the model failed, not the notes: quote the evidence instead of abstaining
+            kind = "quote"
+            text, cited = quote_answer(evidence)
+        if not model.answers(signals):
+            return replace(answer, candidate=text)
+        citations = tuple(Citation(n, evidence[n - 1]) for n in cited)
+        return replace(answer, text=text, abstained=False, citations=citations, reason=None, kind=kind, candidate=text)
 
-    def _most_similar_passage(self, text: str, hits: list[Hit]) -> int | None:
-        """1-based number of the passage the answer is closest to, if close enough."""
-        if not has_content(text):
-            return None
-        vectors = self.retriever.embedder.embed([text, *(h.chunk.passage() for h in hits)])
-        scores = [
-            max(float(cos) / ATTRIBUTION_COSINE, word_support(text, h.chunk.passage()) / ATTRIBUTION_WORDS)
-            for cos, h in zip(vectors[1:] @ vectors[0], hits, strict=True)
-        ]
-        best = max(range(len(hits)), key=scores.__getitem__)
-        return best + 1 if scores[best] >= 1.0 else None
-
-    def _asserts_unknown_topic(self, question: str, text: str, hits: list[Hit]) -> bool:
-        """The answer talks about a term from the question that the notes never mention: it was made up.
-
-        (A small model asked about "beam search" with passages about greedy decoding will happily describe
-        beam search; no passage can ground that, whatever it cites.)
-        """
-        if max(h.score for h in hits) >= COVERED_TOPIC_COSINE:
-            return False
-        echoed = (bm25.terms(question) & bm25.terms(text)) - _meta_stems()
-        return bool(self.retriever.snapshot().bm25.unknown(echoed))
+    def _unknown_share(self, question: str) -> float:
+        asked = question_terms(question)
+        return len(self.retriever.snapshot().bm25.unknown(asked)) / len(asked) if asked else 0.0
 
 
-@cache
-def _meta_stems() -> frozenset[str]:
-    return frozenset(bm25.terms(" ".join(META_TERMS)))
+def _paragraph_done(text: str) -> bool:
+    """The reply has a first paragraph and has started another (lists of notes, repeated answers follow)."""
+    head, sep, _ = text.strip().partition("\n\n")
+    return bool(sep) and bool(head.strip())
 
 
 def _ms(start: float, end: float) -> float:

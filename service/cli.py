@@ -165,9 +165,14 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
     answerer.warm_up()
     answer = answerer.answer(question, top_k)
     print(answer.text)
+    if answer.citations:
+        print()
     for citation in answer.citations:
-        c = citation.hit.chunk
-        print(f"[{citation.n}] {c.file} › {c.heading} (lines {c.start_line}–{c.end_line})")
+        u = citation.evidence.unit
+        where = f"lines {u.start_line}–{u.end_line}" if u.end_line > u.start_line else f"line {u.start_line}"
+        print(f"[{citation.n}] {u.file} › {u.heading} ({where})")
+        for line in u.text.strip().splitlines():
+            print(f"    > {line.strip()}")
     return 0
 
 

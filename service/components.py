@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from index.hnsw import HnswParams
 from index.store import IndexStore
 from ingest.chunking import ChunkingConfig
 from ingest.embedder import SentenceTransformerEmbedder
 from ingest.pipeline import IngestConfig
+from service.answerability import AnswerabilityModel
 from service.answering import Answerer
 from service.generator import Generator, TransformersGenerator
 from service.retriever import Retriever
@@ -29,6 +33,10 @@ def build_generator(settings: Settings) -> Generator:
             max_new_tokens=settings.max_new_tokens,
             stream=settings.openai_stream,
         )
+    if settings.generator_backend == "onnx":
+        from service.onnx_generator import OnnxGenaiGenerator
+
+        return OnnxGenaiGenerator(settings.generator_model, settings.model_cache_dir, settings.max_new_tokens)
     return TransformersGenerator(
         settings.generator_model,
         settings.model_cache_dir,
@@ -54,6 +62,7 @@ def build_answerer(
     settings: Settings,
     embedder: SentenceTransformerEmbedder | None = None,
     generator: Generator | None = None,
+    answerability: AnswerabilityModel | None = None,
 ) -> Answerer:
     retriever = Retriever(
         build_store(settings),
@@ -65,6 +74,14 @@ def build_answerer(
         retriever,
         generator or build_generator(settings),
         top_k=settings.top_k,
-        threshold=settings.threshold,
-        default_threshold=settings.default_threshold,
+        answerability=answerability
+        or (load_answerability(settings.answerability_model) if settings.answerability_model else None),
     )
+
+
+def load_answerability(path: Path) -> AnswerabilityModel:
+    """An answerability model file; a clear error when it is missing or not one."""
+    try:
+        return AnswerabilityModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"answerability model {path}: {exc}") from exc

@@ -7,8 +7,9 @@ objects), and ``notes_qa`` holds ``abstained``, ``abstain_reason``, ``query`` an
 shape: ``{"error": {"message", "type", "param", "code"}}``.
 
 Streaming sends the generator's draft as it is written. The checks that follow can change it: when the final answer
-differs from the draft (an ungrounded draft becomes "no answer found", or a citation moves to another passage),
-the last chunk appends a short correction, and its ``citations``/``notes_qa`` fields are the checked result.
+differs from the draft (an unsupported draft becomes a quote of the best evidence, an unanswerable question "no
+answer found", or a citation moves to another unit), the last chunk appends a short correction, and its
+``citations``/``evidence``/``notes_qa`` fields are the checked result.
 """
 
 from __future__ import annotations
@@ -163,9 +164,12 @@ def _extras(answer: Answer) -> dict[str, Any]:
     ask = AskResponse.of(answer)
     return {
         "citations": [c.model_dump() for c in ask.citations],
+        "evidence": [e.model_dump() for e in ask.evidence],
         "notes_qa": {
             "abstained": ask.abstained,
             "abstain_reason": ask.abstain_reason,
+            "kind": ask.kind,
+            "p_answerable": ask.p_answerable,
             "query": ask.query,
             "related": [r.model_dump() for r in ask.related],
             "timings_ms": ask.timings_ms,
@@ -179,6 +183,8 @@ def _correction(draft: str, answer: Answer) -> str:
         return ""
     if answer.abstained:
         return f"\n\n(notes-qa: this draft is not supported by your notes: {NO_ANSWER})"
+    if answer.kind == "quote":
+        return f"\n\n(notes-qa: this draft is not supported by your notes; they say: {answer.text})"
     sources = ", ".join(f"[{c.n}]" for c in answer.citations)
     return f"\n\n(notes-qa: checked sources: {sources})"
 

@@ -36,7 +36,7 @@ def ready(request: Request) -> Ready:
         chunks=manifest.chunk_count,
         embedder=manifest.embedder_name,
         generator=a.generator.name,
-        threshold=a.threshold,
+        answerability=a.answerability_source,
     )
 
 

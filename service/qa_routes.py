@@ -9,11 +9,19 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from service.answering import Answer, AnswerUnavailable, Token
+from service.answering import Answer, AnswerUnavailable, EvidenceFound, Token
 from service.deps import AnswererDep, MetricsDep, SettingsDep
 from service.observability import Metrics
 from service.readiness import UNAVAILABLE
-from service.schemas import AskRequest, AskResponse, QuestionRequest, SearchHit, SearchRequest, SearchResponse
+from service.schemas import (
+    AskRequest,
+    AskResponse,
+    EvidenceOut,
+    QuestionRequest,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+)
 from service.settings import Settings
 
 router = APIRouter(tags=["qa"])
@@ -43,14 +51,18 @@ def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, metrics:
 def ask_stream(
     body: AskRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep
 ) -> EventSourceResponse:
-    """The same answer as server-sent events: `token` events, then one `answer` event (an `AskResponse`), or an
+    """The same answer as server-sent events: one `evidence` event (`{"evidence": [...]}`, before any token),
+    `token` events, then one `answer` event (an `AskResponse`), or an
     `error` event (`{"detail", "sources"}`) when the index or the generator is unavailable."""
     check_limits(body, settings)
 
     def events() -> Iterator[ServerSentEvent]:
         try:
             for event in answerer.stream(body.question, body.top_k, body.turns()):
-                if isinstance(event, Token):
+                if isinstance(event, EvidenceFound):
+                    units = [EvidenceOut.of(e).model_dump() for e in event.evidence]
+                    yield ServerSentEvent(json.dumps({"evidence": units}), event="evidence")
+                elif isinstance(event, Token):
                     yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
                 elif isinstance(event, Answer):
                     metrics.observe_answer(event)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+import numpy as np
+
 from index.hnsw import HnswParams
 from index.manifest import Manifest
 from index.search import Hit, RetrievalMode, search
@@ -74,6 +76,8 @@ class Retriever:
         return self.snapshot().manifest
 
     def retrieve(self, question: str, k: int) -> list[Hit]:
-        snapshot = self.snapshot()
-        query = self.embedder.embed([question])[0]
-        return search(snapshot, question, query, k, self.mode)
+        return self.search_vector(question, self.embedder.embed([question])[0], k)
+
+    def search_vector(self, question: str, query: np.ndarray, k: int) -> list[Hit]:
+        """``retrieve`` with the question's embedding already computed (the caller reuses it)."""
+        return search(self.snapshot(), question, query, k, self.mode)

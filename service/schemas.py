@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from index.search import Hit
-from service.answering import AbstainReason, Answer, Citation
+from service.answering import AbstainReason, Answer, AnswerKind, Citation
 from service.conversation import Turn
+from service.evidence import Evidence
 
 # Passages offered with "no answer found", for the reader to check by hand.
 RELATED_ON_ABSTAIN = 3
@@ -51,17 +52,41 @@ class SearchRequest(QuestionRequest):
     pass
 
 
+class EvidenceOut(BaseModel):
+    """One evidence unit: the exact text of lines ``lines`` of ``file``; the answer cites it as [n]."""
+
+    n: int
+    text: str
+    file: str
+    heading: str
+    lines: tuple[int, int]
+    score: float
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> EvidenceOut:
+        u = evidence.unit
+        return cls(
+            n=evidence.n, text=u.text, file=u.file, heading=u.heading, lines=(u.start_line, u.end_line),
+            score=evidence.score,
+        )  # fmt: skip
+
+
 class CitationOut(BaseModel):
+    """A cited evidence unit (``quote``, ``quote_lines``) and the passage it sits in (``text``, ``lines``)."""
+
     n: int
     file: str
     heading: str
     lines: tuple[int, int]
     score: float
     text: str
+    quote: str
+    quote_lines: tuple[int, int]
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
         chunk = citation.hit.chunk
+        unit = citation.evidence.unit
         return cls(
             n=citation.n,
             file=chunk.file,
@@ -69,6 +94,8 @@ class CitationOut(BaseModel):
             lines=(chunk.start_line, chunk.end_line),
             score=round(citation.hit.score, 4),
             text=chunk.text,
+            quote=unit.text,
+            quote_lines=(unit.start_line, unit.end_line),
         )
 
 
@@ -103,6 +130,11 @@ class AskResponse(BaseModel):
     answer: str
     abstained: bool
     citations: list[CitationOut]
+    evidence: list[EvidenceOut] = Field(
+        default_factory=list, description="the evidence units the answer rests on, numbered as [n] cites them"
+    )
+    kind: AnswerKind = Field("none", description="generated: a checked model answer; quote: the best evidence")
+    p_answerable: float | None = Field(None, description="the answerability model's probability")
     timings_ms: dict[str, float]
     query: str = Field(description="the question as searched and asked (a follow-up made self-contained)")
     abstain_reason: AbstainReason | None = None
@@ -117,6 +149,9 @@ class AskResponse(BaseModel):
             answer=answer.text,
             abstained=answer.abstained,
             citations=[CitationOut.of(c) for c in answer.citations],
+            evidence=[EvidenceOut.of(e) for e in answer.evidence],
+            kind=answer.kind,
+            p_answerable=answer.p_answerable,
             timings_ms=answer.timings_ms,
             query=answer.query or answer.question,
             abstain_reason=answer.reason,
@@ -134,5 +169,5 @@ class Ready(BaseModel):
     chunks: int | None = None
     embedder: str | None = None
     generator: str | None = None
-    threshold: float | None = None
+    answerability: str | None = Field(None, description="where the answerability model came from")
     detail: str | None = None

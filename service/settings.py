@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-GeneratorModel = Literal["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
+GeneratorModel = Literal["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"]
 
 
 class Settings(BaseSettings):
@@ -27,9 +27,10 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
 
     # generator
-    generator_backend: Literal["transformers", "openai"] = Field(
-        "transformers",
-        description="transformers: the packaged model in this process; openai: an "
+    generator_backend: Literal["onnx", "transformers", "openai"] = Field(
+        "onnx",
+        description="onnx: the packaged model as int4 in onnxruntime-genai (built once, cached); "
+        "transformers: the packaged model in torch; openai: an "
         "OpenAI-compatible /v1/chat/completions server (vLLM, Ollama, llama.cpp server, TGI)",
     )
     openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="the inference server, up to /v1")
@@ -41,19 +42,18 @@ class Settings(BaseSettings):
     generator_dtype: Literal["auto", "bfloat16", "float32"] = Field(
         "auto", description="auto: bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32"
     )
-    max_new_tokens: int = Field(160, ge=8, le=2048)
+    max_new_tokens: int = Field(96, ge=8, le=2048, description="answers are cut to 60 words (~90 tokens)")
     torch_threads: int | None = Field(None, ge=1)
 
     # retrieval and abstention
     retrieval_mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     top_k: int = Field(4, ge=1, le=50)
     max_top_k: int = Field(20, ge=1, le=200)
-    threshold: float | None = Field(
+    answerability_model: Path | None = Field(
         None,
-        description="top-1 cosine below this => 'no answer found'; default: the calibrated value stored "
-        "with the index, else default_threshold",
+        description="answerability model JSON (from `notes-qa calibrate --save`); default: the model stored "
+        "with the index by `notes-qa calibrate`, else the shipped one",
     )
-    default_threshold: float = 0.35
 
     # index
     hnsw_m: int = Field(32, ge=4, le=128)

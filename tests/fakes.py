@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from service.answerability import FEATURES, AnswerabilityModel
 from service.generator import Prompt
 
 
@@ -55,3 +56,13 @@ class ScriptedGenerator:
                 time.sleep(self.delay)
             self.pieces_sent += 1
             yield word + " "
+
+
+def fixed_answerability(answers: bool) -> AnswerabilityModel:
+    """An answerability model that ignores its inputs: always answer, or never (for plumbing tests)."""
+    n = len(FEATURES)
+    return AnswerabilityModel(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 20.0 if answers else -20.0, "fixed", 0)
+
+
+ALWAYS_ANSWER = fixed_answerability(True)
+NEVER_ANSWER = fixed_answerability(False)

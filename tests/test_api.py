@@ -9,14 +9,14 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
 
 
 @pytest.fixture
 def client(small_index, tmp_path):  # type: ignore[no-untyped-def]
     store, embedder = small_index
     settings = Settings(data_dir=tmp_path, max_question_chars=200, max_top_k=10)
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, 0.0, 0.0)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, ALWAYS_ANSWER)
     with TestClient(create_app(settings, answerer=qa)) as c:
         yield c
 
@@ -33,11 +33,15 @@ def test_ask_returns_answer_and_only_cited_passages(client: TestClient) -> None:
     body = r.json()
     assert body["abstained"] is False
     assert body["answer"].startswith("Recall is TP/(TP+FN)")
-    assert [c["n"] for c in body["citations"]] == [2]
-    cite = body["citations"][0]
-    assert "Recall = TP/(TP+FN)" in cite["text"]
-    assert set(cite) == {"n", "file", "heading", "lines", "score", "text"}
-    assert cite["lines"][0] <= cite["lines"][1]
+    (cite,) = body["citations"]
+    assert body["answer"].endswith(f"[{cite['n']}]")
+    assert cite["quote"].startswith("Recall = TP/(TP+FN)") and cite["quote"] in cite["text"]
+    assert set(cite) == {"n", "file", "heading", "lines", "score", "text", "quote", "quote_lines"}
+    assert cite["lines"][0] <= cite["quote_lines"][0] <= cite["quote_lines"][1] <= cite["lines"][1]
+    assert body["kind"] == "generated" and 0.5 <= body["p_answerable"] <= 1.0
+    assert [e["n"] for e in body["evidence"]] == list(range(1, len(body["evidence"]) + 1))
+    assert set(body["evidence"][0]) == {"n", "text", "file", "heading", "lines", "score"}
+    assert cite["quote"] == body["evidence"][cite["n"] - 1]["text"]
     assert set(body["timings_ms"]) >= {"retrieve", "generate", "total"}
 
 
@@ -54,9 +58,11 @@ def test_stream_sends_tokens_then_final_answer(client: TestClient) -> None:
         text = "".join(r.iter_text())
     events = [block for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
     kinds = [next(line[7:] for line in e.split("\n") if line.startswith("event: ")) for e in events]
-    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"token"}
+    assert kinds[0] == "evidence" and kinds[-1] == "answer" and set(kinds[1:-1]) == {"token"}
+    first = json.loads(next(line[6:] for line in events[0].split("\n") if line.startswith("data: ")))
     final = json.loads(next(line[6:] for line in events[-1].split("\n") if line.startswith("data: ")))
-    assert final["answer"].startswith("Recall") and final["citations"][0]["n"] == 2
+    assert first["evidence"] == final["evidence"] and first["evidence"]
+    assert final["answer"].startswith("Recall") and final["citations"][0]["quote"].startswith("Recall =")
 
 
 @pytest.mark.parametrize(
@@ -89,7 +95,7 @@ def test_not_ready_is_503_not_500(tmp_path) -> None:  # type: ignore[no-untyped-
     from index.store import IndexStore
     from tests.fakes import HashEmbedder
 
-    empty = Answerer(Retriever(IndexStore(tmp_path / "none"), HashEmbedder()), ScriptedGenerator("x"), 3, 0.0, 0.0)
+    empty = Answerer(Retriever(IndexStore(tmp_path / "none"), HashEmbedder()), ScriptedGenerator("x"), 3, ALWAYS_ANSWER)
     with TestClient(create_app(Settings(data_dir=tmp_path), answerer=empty)) as c:
         r = c.get("/ready")
         assert r.status_code == 503 and "notes-qa ingest" in r.text
@@ -110,7 +116,7 @@ def test_a_process_started_before_the_first_ingest_becomes_ready_by_itself(tmp_p
 
     monkeypatch.setattr("service.readiness.RETRY_S", 0.0)
     store, embedder = IndexStore(tmp_path / "index"), HashEmbedder()
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, 0.0, 0.0)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, ALWAYS_ANSWER)
     with TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa)) as c:
         r = c.get("/ready")
         assert r.status_code == 503 and "notes-qa ingest" in r.text

@@ -1,4 +1,5 @@
-"""End to end with the real embedder (all-MiniLM-L6-v2) and the real generator (Qwen2.5-Coder-0.5B-Instruct)."""
+"""End to end with the real embedder (all-MiniLM-L6-v2) and the real generator (Qwen2.5-Coder-0.5B-Instruct, int4 in
+onnxruntime-genai: the default backend)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ def test_recall_formula_is_answered_from_the_ai_notes(answerer: Answerer) -> Non
     answer = answerer.answer("What is the formula for recall?")
     assert not answer.abstained
     assert "TP/(TP+FN)" in squash(answer.text)
-    assert answer.citations and {c.hit.chunk.file for c in answer.citations} & AI_MD
-    assert any("Recall = TP/(TP+FN)" in c.hit.chunk.text for c in answer.citations)
+    assert answer.citations and {c.evidence.unit.file for c in answer.citations} & AI_MD
+    assert any("Recall = TP/(TP+FN)" in c.evidence.unit.text for c in answer.citations)
 
 
 def test_topic_absent_from_notes_gets_no_answer(answerer: Answerer) -> None:

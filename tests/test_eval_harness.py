@@ -9,7 +9,7 @@ from eval.report import write_report
 from eval.runner import run_questions, write_results
 from service.answering import Answerer
 from service.retriever import Retriever
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
 
 
 def test_question_file_errors_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_question_file_errors_are_reported_by_line_and_skipped(tmp_path: Path) -
 
 def _run(small_index, tmp_path: Path, reply: str, label: str) -> Path:  # type: ignore[no-untyped-def]
     store, embedder = small_index
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, 0.0, 0.0)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, ALWAYS_ANSWER)
     qfile = tmp_path / "q.jsonl"
     qfile.write_text(
         json.dumps({"id": "r", "question": "What is the formula for recall?", "answerable": True,

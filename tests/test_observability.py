@@ -14,12 +14,14 @@ from service.app import create_app
 from service.observability import JsonFormatter, configure_logging
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ScriptedGenerator, fixed_answerability
 
 
-def make_client(small_index, tmp_path, threshold: float = 0.0) -> TestClient:  # type: ignore[no-untyped-def]
+def make_client(small_index, tmp_path, answers: bool = True) -> TestClient:  # type: ignore[no-untyped-def]
     store, embedder = small_index
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, threshold, threshold)
+    qa = Answerer(
+        Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, fixed_answerability(answers)
+    )
     return TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa))
 
 
@@ -56,11 +58,11 @@ def test_metrics_parse_and_show_the_series_after_a_few_requests(small_index, tmp
 
 
 def test_abstentions_are_counted_by_reason(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with make_client(small_index, tmp_path, threshold=0.99) as client:
+    with make_client(small_index, tmp_path, answers=False) as client:
         client.post("/ask", json={"question": "What is the formula for recall?"})
         text = client.get("/metrics").text
     s = samples(text)
-    assert {x.labels["reason"]: x.value for x in s["notes_qa_abstentions_total"]} == {"below_threshold": 1}
+    assert {x.labels["reason"]: x.value for x in s["notes_qa_abstentions_total"]} == {"not_answerable": 1}
 
 
 def test_request_id_is_echoed_or_made(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from service.app import create_app
 from service.components import build_answerer
 from service.settings import Settings
 from tests.fake_openai import Script, fake_openai_app
+from tests.fakes import ALWAYS_ANSWER
 from tests.servers import free_port, serve_app
 
 RECALL = {"question": "What is the formula for recall?"}
@@ -43,10 +44,11 @@ def client_for(small_index: Any, tmp_path: Any, base_url: str, **overrides: Any)
         generator_backend="openai",
         openai_base_url=base_url + "/v1",
         openai_model="fake-llm",
-        threshold=0.0,
         **overrides,
     )
-    return TestClient(create_app(settings, answerer=build_answerer(settings, embedder=embedder)))  # type: ignore[arg-type]
+    return TestClient(
+        create_app(settings, answerer=build_answerer(settings, embedder=embedder, answerability=ALWAYS_ANSWER))
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("stream", [True, False])
@@ -55,11 +57,12 @@ def test_answers_come_from_the_inference_server(small_index, tmp_path, llm, scri
         body = client.post("/ask", json=RECALL).json()
         assert client.get("/ready").json()["generator"] == "fake-llm"
     assert body["answer"].startswith("Recall is TP/(TP+FN)") and body["abstained"] is False
-    assert "Recall = TP/(TP+FN)" in body["citations"][0]["text"]
+    assert body["citations"][0]["quote"].startswith("Recall = TP/(TP+FN)")
     sent = script.requests[-1]
     assert sent["model"] == "fake-llm" and sent["temperature"] == 0 and bool(sent.get("stream")) is stream
     assert sent["messages"][0]["role"] == "system"
-    assert "Recall = TP/(TP+FN)" in sent["messages"][1]["content"]  # the retrieved passages are in the prompt
+    assert "Recall = TP/(TP+FN)" in sent["messages"][0]["content"]  # the evidence goes with the instructions
+    assert sent["messages"][1]["content"] == RECALL["question"]
 
 
 def test_stream_route_relays_the_servers_tokens(small_index, tmp_path, llm, script) -> None:  # type: ignore[no-untyped-def]

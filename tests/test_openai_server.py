@@ -15,15 +15,15 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ScriptedGenerator, fixed_answerability
 from tests.servers import serve_app
 
 RECALL = [{"role": "user", "content": "What is the formula for recall?"}]
 
 
-def serve(small_index: Any, tmp_path: Any, reply: str, threshold: float = 0.0) -> Any:
+def serve(small_index: Any, tmp_path: Any, reply: str, answers: bool = True) -> Any:
     store, embedder = small_index
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, threshold, threshold)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, fixed_answerability(answers))
     return serve_app(create_app(Settings(data_dir=tmp_path, max_question_chars=200), answerer=qa))
 
 
@@ -41,10 +41,11 @@ def test_models_lists_notes_qa(client: openai.OpenAI) -> None:
 def test_completion_carries_the_answer_and_its_passages(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(model="notes-qa", messages=RECALL)  # type: ignore[arg-type]
     assert completion.object == "chat.completion" and completion.choices[0].finish_reason == "stop"
-    assert completion.choices[0].message.content == "Recall is TP/(TP+FN) [2]."
     extra = completion.model_extra or {}
-    assert [c["n"] for c in extra["citations"]] == [2]
-    assert "Recall = TP/(TP+FN)" in extra["citations"][0]["text"] and extra["citations"][0]["file"] == "metrics.md"
+    (cite,) = extra["citations"]
+    assert completion.choices[0].message.content == f"Recall is TP/(TP+FN). [{cite['n']}]"
+    assert cite["quote"].startswith("Recall = TP/(TP+FN)") and cite["file"] == "metrics.md"
+    assert extra["evidence"][cite["n"] - 1]["text"] == cite["quote"]
     assert extra["notes_qa"]["abstained"] is False
 
 
@@ -52,9 +53,10 @@ def test_streamed_completion_is_the_same_answer(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True)  # type: ignore[arg-type]
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert text.strip() == "Recall is TP/(TP+FN) [2]."
+    (cite,) = (chunks[-1].model_extra or {})["citations"]
+    assert text.startswith("Recall is TP/(TP+FN) [2].")  # the draft as written, then any correction
     assert len(chunks) >= 4 and chunks[-1].choices[0].finish_reason == "stop"
-    assert [c["n"] for c in (chunks[-1].model_extra or {})["citations"]] == [2]
+    assert cite["quote"].startswith("Recall = TP/(TP+FN)")
 
 
 def test_history_makes_a_follow_up_self_contained(client: openai.OpenAI) -> None:
@@ -69,14 +71,14 @@ def test_history_makes_a_follow_up_self_contained(client: openai.OpenAI) -> None
 
 
 def test_out_of_scope_is_no_answer_found(small_index: Any, tmp_path: Any) -> None:
-    with serve(small_index, tmp_path, "never used", threshold=0.99) as base:
+    with serve(small_index, tmp_path, "never used", answers=False) as base:
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
         completion = client.chat.completions.create(model="notes-qa", messages=RECALL)  # type: ignore[arg-type]
         streamed = client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True)  # type: ignore[arg-type]
         text = "".join(c.choices[0].delta.content or "" for c in streamed)
     assert completion.choices[0].message.content == "no answer found"
-    assert (completion.model_extra or {})["notes_qa"]["abstain_reason"] == "below_threshold"
-    assert text == "no answer found"
+    assert (completion.model_extra or {})["notes_qa"]["abstain_reason"] == "not_answerable"
+    assert text.endswith("(notes-qa: this draft is not supported by your notes: no answer found)")
 
 
 def test_an_ungrounded_streamed_draft_ends_with_a_correction(small_index: Any, tmp_path: Any) -> None:
@@ -84,8 +86,9 @@ def test_an_ungrounded_streamed_draft_ends_with_a_correction(small_index: Any, t
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
         chunks = list(client.chat.completions.create(model="notes-qa", messages=RECALL, stream=True))  # type: ignore[arg-type]
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert text.endswith("(notes-qa: this draft is not supported by your notes: no answer found)")
-    assert (chunks[-1].model_extra or {})["notes_qa"]["abstained"] is True
+    # the model failed, the notes did not: the correction quotes the best evidence
+    assert "(notes-qa: this draft is not supported by your notes; they say: “" in text
+    assert (chunks[-1].model_extra or {})["notes_qa"]["kind"] == "quote"
 
 
 @pytest.mark.parametrize(

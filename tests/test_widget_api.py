@@ -12,15 +12,15 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ScriptedGenerator, fixed_answerability
 
 ALLOWED = "http://127.0.0.1:9911"
 
 
-def make_client(small_index, tmp_path, reply: str = "Precision is TP/(TP+FP) [1].", threshold: float = 0.0, **kw):  # type: ignore[no-untyped-def]
+def make_client(small_index, tmp_path, reply: str = "Precision is TP/(TP+FP) [1].", answers: bool = True, **kw):  # type: ignore[no-untyped-def]
     store, embedder = small_index
     generator = ScriptedGenerator(reply)
-    qa = Answerer(Retriever(store, embedder), generator, 3, threshold, threshold)
+    qa = Answerer(Retriever(store, embedder), generator, 3, fixed_answerability(answers))
     return TestClient(create_app(Settings(data_dir=tmp_path, **kw), answerer=qa)), generator
 
 
@@ -51,8 +51,8 @@ def test_follow_up_is_rewritten_from_history_before_retrieval(small_index, tmp_p
         body = client.post("/ask", json={"question": "and for precision?", "history": history}).json()
         plain = client.post("/ask", json={"question": "and for precision?"}).json()
     assert body["query"] == "What is the formula for precision?"
-    assert "Question: What is the formula for precision?" in generator.prompts[0].user
-    assert "Precision = TP/(TP+FP)" in body["citations"][0]["text"]
+    assert generator.prompts[0].user == "What is the formula for precision?"
+    assert any(e["text"].startswith("Precision = TP/(TP+FP)") for e in body["evidence"])
     assert plain["query"] == "and for precision?"
 
 
@@ -84,14 +84,14 @@ def test_bad_history_is_a_422_with_a_reason(small_index, tmp_path, history, need
 
 
 def test_no_answer_offers_the_closest_passages(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    client, generator = make_client(small_index, tmp_path, threshold=0.99)
+    client, _ = make_client(small_index, tmp_path, answers=False)
     with client:
         body = client.post("/ask", json={"question": "What does MRKL stand for?"}).json()
     assert body["abstained"] is True and body["answer"] == "no answer found"
-    assert body["abstain_reason"] == "below_threshold" and body["citations"] == []
+    assert body["abstain_reason"] == "not_answerable" and body["citations"] == []
     assert 1 <= len(body["related"]) <= 3
     assert "Modular Reasoning" in body["related"][0]["text"]
-    assert generator.prompts == []
+    assert body["evidence"] and body["p_answerable"] < 0.5  # what was weighed, shown even when abstaining
 
 
 def test_answered_question_has_no_related_list(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]

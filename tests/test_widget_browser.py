@@ -19,7 +19,7 @@ from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever
 from service.settings import Settings
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator, fixed_answerability
 from tests.servers import ARTIFACTS, ask_widget, embed_page, new_page, serve_app, serve_folder
 
 pytestmark = pytest.mark.browser
@@ -37,9 +37,11 @@ def index(tmp_path: Path, small_notes: Path) -> tuple[IndexStore, HashEmbedder]:
     return store, embedder
 
 
-def app_for(index: tuple[IndexStore, HashEmbedder], reply: str, delay: float = 0.0, **settings: Any) -> FastAPI:
+def app_for(
+    index: tuple[IndexStore, HashEmbedder], reply: str, delay: float = 0.0, answers: bool = True, **settings: Any
+) -> FastAPI:
     store, embedder = index
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply, delay), 3, 0.0, 0.0)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply, delay), 3, fixed_answerability(answers))
     return create_app(Settings(data_dir=store.root.parent, **settings), answerer=qa)
 
 
@@ -58,12 +60,18 @@ def test_page_has_labelled_controls_and_answers_with_a_chip_that_opens_the_passa
         assert page.get_by_label("Ask your notes").evaluate("e => e === e.getRootNode().activeElement")
         assert bubble.locator(".answer").inner_text().startswith("Recall is TP/(TP+FN)")
         chip = bubble.locator(".answer .chip")
-        assert chip.inner_text() == "[2]" and chip.get_attribute("aria-expanded") == "false"
+        assert re.fullmatch(r"\[\d\]", chip.inner_text()) and chip.get_attribute("aria-expanded") == "false"
+        # the cited lines are quoted under the answer, with where they come from
+        quote = bubble.locator(".quotes .quote")
+        assert quote.count() == 1 and "Recall = TP/(TP+FN)" in quote.inner_text()
+        assert "metrics.md" in quote.locator(".where").inner_text()
         chip.click()
         passage = bubble.locator(".passage")
         assert "metrics.md" in passage.locator(".where").inner_text()
         assert "lines" in passage.locator(".where").inner_text()
         assert "Recall = TP/(TP+FN)" in passage.locator(".text").inner_text()
+        # and highlighted inside the passage it comes from
+        assert passage.locator("mark").inner_text().startswith("Recall = TP/(TP+FN)")
         assert chip.get_attribute("aria-expanded") == "true"
         chip.click()
         assert bubble.locator(".passage").count() == 0
@@ -85,7 +93,7 @@ def test_follow_up_sends_the_history_and_shows_the_rewritten_question(index: Any
 
 
 def test_no_answer_state_offers_the_closest_passages(index: Any, page: Any) -> None:
-    with serve_app(app_for(index, "I do not know.")) as base:
+    with serve_app(app_for(index, "I do not know.", answers=False)) as base:
         page.goto(base + "/")
         bubble = ask_widget(page, "What does MRKL stand for?")
         assert "no-answer" in (bubble.get_attribute("class") or "")
@@ -202,9 +210,8 @@ def test_generator_down_shows_the_reason_and_the_passages_found(index: Any, page
         index_path=store.root,
         generator_backend="openai",
         openai_base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
-        threshold=0.0,
     )
-    app = create_app(settings, answerer=build_answerer(settings, embedder=embedder))  # type: ignore[arg-type]
+    app = create_app(settings, answerer=build_answerer(settings, embedder=embedder, answerability=ALWAYS_ANSWER))  # type: ignore[arg-type]
     with serve_app(app) as base:
         page.goto(base + "/")
         bubble = ask_widget(page, RECALL)

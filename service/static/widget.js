@@ -47,6 +47,10 @@
     ".passage { margin-top: 8px; padding: 8px 10px; background: #fff; border-left: 3px solid #2b59c3; border-radius: 4px; }",
     ".passage .where { font-size: 12px; color: #5b6475; font-weight: 600; }",
     ".passage .text { margin: 4px 0 0; white-space: pre-wrap; font: 13px/1.4 ui-monospace, Menlo, Consolas, monospace; }",
+    ".passage mark { background: #fff1a8; color: inherit; padding: 0 1px; }",
+    ".quotes { margin: 8px 0 0; padding: 0; list-style: none; }",
+    ".quote { margin: 4px 0 0; padding: 4px 8px; border-left: 3px solid #c9d3ea; color: #2a3140; font-size: 13px; white-space: pre-wrap; }",
+    ".quote .where { display: block; font-size: 12px; color: #5b6475; }",
     "details.related { margin-top: 6px; } details.related summary { cursor: pointer; font-size: 13px; }",
     "form { display: flex; flex-wrap: wrap; gap: 6px; padding: 10px; border-top: 1px solid #dde1e8; }",
     "form label { flex-basis: 100%; font-size: 13px; font-weight: 600; color: #3b4456; }",
@@ -153,7 +157,11 @@
       .then(function (response) {
         if (!response.ok) return readError(response).then(function (e) { throw new ShownError(e.message, e.sources); });
         return readEvents(response, function (kind, data) {
-          if (kind === "token") {
+          if (kind === "evidence") {
+            var count = data.evidence.length;
+            status.textContent = count ? "Found " + count + " relevant passage" + (count === 1 ? "" : "s") +
+              " in your notes; answering…" : "Nothing in your notes matches; checking…";
+          } else if (kind === "token") {
             status.textContent = "Answering…";
             draft.textContent += data.text;
           } else if (kind === "answer") {
@@ -273,9 +281,15 @@
       return match;
     });
     body.append(data.answer.slice(last));
+    // the exact cited lines, under the answer: what it rests on, readable without a click
+    var quotes = el("ul", { class: "quotes", "aria-label": "Quoted from your notes" });
+    data.citations.forEach(function (c) {
+      quotes.append(el("li", { class: "quote" }, "[" + c.n + "] " + c.quote,
+        el("span", { class: "where", text: where(c.file, c.heading, c.quote_lines) })));
+    });
     var sources = el("div", { class: "sources" }, el("span", { class: "note", text: "Sources:" }));
     data.citations.forEach(function (c) { sources.append(chip(c, panels, "[" + c.n + "] " + c.file)); });
-    bubble.append(body, sources, panels);
+    bubble.append(body, quotes, sources, panels);
   }
 
   function chip(citation, panels, label) {
@@ -305,10 +319,17 @@
     return file + (heading ? " · " + heading : "") + " · lines " + lines[0] + "–" + lines[1];
   }
 
+  /* A passage; a citation's passage shows its quoted span highlighted (<mark>). */
   function passageView(hit) {
+    var text = el("p", { class: "text" });
+    var at = hit.quote ? hit.text.indexOf(hit.quote) : -1;
+    if (at >= 0) {
+      text.append(hit.text.slice(0, at), el("mark", { text: hit.quote }), hit.text.slice(at + hit.quote.length));
+    } else {
+      text.textContent = hit.text;
+    }
     return el("div", { class: "passage" },
-      el("div", { class: "where", text: where(hit.file, hit.heading, hit.lines) }),
-      el("p", { class: "text", text: hit.text }));
+      el("div", { class: "where", text: where(hit.file, hit.heading, hit.lines) }), text);
   }
 
   function mount() { document.body.append(host); }
