@@ -38,8 +38,14 @@ def add_commands(command: Register) -> None:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--save", type=Path, help="also write the model to this JSON file")
     p.add_argument("--no-store", action="store_true", help="do not store it with the index (use with --save)")
+    p.add_argument(
+        "--features", type=Path, help="also write each question's features and candidate answer (JSON lines)"
+    )
+    p.add_argument("--from-features", type=Path, help="train on a --features file instead of running the questions")
 
-    p = command("tune-evidence", cmd_tune_evidence, "Compare evidence-scoring weights on a question file (no generation).")
+    p = command(
+        "tune-evidence", cmd_tune_evidence, "Compare evidence-scoring weights on a question file (no generation)."
+    )
     p.add_argument("questions", type=Path, help="JSON-lines question file with evidence strings")
     p.add_argument("--top-k", type=int, default=None)
 
@@ -79,7 +85,8 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
     data = write_report(results, out, label, config)
     m: dict[str, object] = data["metrics"]  # type: ignore[assignment]
     print(" ".join(f"{k}={m[k]}" for k in ("hit@5", "answer_correct", "false_abstain", "noans_accuracy",
-                                            "citation_validity", "latency_p50_ms")))  # fmt: skip
+                                            "citation_validity", "latency_p50_ms", "latency_p95_ms",
+                                            "evidence_p50_ms")))  # fmt: skip
     print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
     return 0
 
@@ -90,24 +97,39 @@ def cmd_tune_evidence(settings: Any, args: argparse.Namespace) -> int:
     return run(settings, args, _load(args.questions))
 
 
+def _calibration_rows(settings: Any, questions: list[Question], top_k: int | None) -> list[dict[str, Any]]:
+    """Each question through the answering pipeline: its answerability features, label and would-be answer."""
+    from service.components import build_answerer
+
+    answerer = build_answerer(settings)
+    answerer.warm_up()
+    records = []
+    for q in tqdm(questions, unit="q"):
+        answer = answerer.answer(q.question, top_k)
+        if answer.signals:  # no evidence at all: nothing to learn from (always "no answer found")
+            records.append({"id": q.id, "answerable": q.answerable, "signals": answer.signals,
+                            "candidate": answer.candidate, "must_contain_any": q.must_contain_any})  # fmt: skip
+    return records
+
+
 def cmd_calibrate(settings: Any, args: argparse.Namespace) -> int:
     import json
 
     from service.answerability import train
-    from service.components import build_answerer, build_store
+    from service.components import build_store
 
-    questions = _load(args.questions)
-    answerer = build_answerer(settings)
-    answerer.warm_up()
-    rows, labels = [], []
-    for q in tqdm(questions, unit="q"):
-        answer = answerer.answer(q.question, args.top_k)
-        if answer.signals:  # no evidence at all: nothing to learn from (always "no answer found")
-            rows.append(answer.signals)
-            labels.append(q.answerable)
+    if args.from_features:
+        records = [json.loads(line) for line in args.from_features.read_text(encoding="utf-8").splitlines() if line]
+    else:
+        records = _calibration_rows(settings, _load(args.questions), args.top_k)
+    if args.features:
+        args.features.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        print(f"wrote the training rows to {args.features}")
+    rows = [r["signals"] for r in records]
+    labels = [bool(r["answerable"]) for r in records]
     try:
         model = train(rows, labels, trained_on=args.questions.name)
-    except ValueError as exc:
+    except (ValueError, KeyError) as exc:
         raise EvalUsageError(f"{args.questions}: {exc}") from exc
     right = sum(model.answers(r) == y for r, y in zip(rows, labels, strict=True))
     print(f"trained on {len(rows)} questions ({sum(labels)} answerable); agreement on them {right / len(rows):.3f}")

@@ -15,13 +15,15 @@ from eval.summary import by_kind, summarize
 
 HEADLINE = [
     "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_correct", "answer_f1", "false_abstain",
-    "noans_accuracy", "citation_validity", "overall_accuracy", "latency_p50_ms", "latency_p95_ms",
+    "noans_accuracy", "citation_validity", "overall_accuracy", "latency_p50_ms", "latency_p95_ms", "evidence_p50_ms",
+    "evidence_p95_ms", "quoted_answers",
 ]  # fmt: skip
 
 
 SWEEP_NOTE = (
     "The service answers when P(answerable) >= 0.5; the sweep shows what other cut-offs would have done on this "
-    "set (a diagnostic: the cut-off is not chosen on the set that reports it)."
+    "set (a diagnostic: the cut-off is not chosen on the set that reports it). Questions below 0.5 were never "
+    "generated, so lower cut-offs count them as wrong: the curve under 0.5 is a lower bound."
 )
 
 

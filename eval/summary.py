@@ -34,6 +34,10 @@ def summarize(results: Sequence[Result]) -> dict[str, float | int | None]:
     out["noans_accuracy"] = _mean([float(r.correct) for r in unanswerable])
     out["overall_accuracy"] = _mean([float(r.correct) for r in results])
     out["citation_validity"] = _mean([float(bool(r.citation_valid)) for r in answered])
+    evidence = [r.latency_ms["retrieve"] for r in results]  # the evidence event is sent when retrieval ends
+    out["evidence_p50_ms"] = round(metrics.percentile(evidence, 0.5), 1)
+    out["evidence_p95_ms"] = round(metrics.percentile(evidence, 0.95), 1)
+    out["quoted_answers"] = sum(r.answer_kind == "quote" and not r.abstained for r in results)
     out["latency_p50_ms"] = round(metrics.percentile(totals, 0.5), 1)
     out["latency_p95_ms"] = round(metrics.percentile(totals, 0.95), 1)
     out["latency_generated_p50_ms"] = round(metrics.percentile(generated, 0.5), 1)

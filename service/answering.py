@@ -1,16 +1,16 @@
 """The answering pipeline shared by the HTTP API, the CLI and the eval harness.
 
-question -> retrieve top-k passages -> evidence units (exact file lines), the best few numbered
-         -> (evidence event) -> prompt of those units -> generator (streamed)
+question -> retrieve top-k passages -> evidence units (exact file lines), the best few numbered -> (evidence event)
+         -> answerability model (P(answerable) from retrieval and evidence signals): below 1/2 "no answer found"
+         -> prompt of those units -> generator (streamed)
          -> draft checked against the evidence it cites; unsupported: the best unit is quoted instead
-         -> answerability model (P(answerable) from retrieval, evidence and draft signals) -> answer or "no answer found"
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from index.search import Hit
@@ -48,9 +48,10 @@ class Answer:
     evidence: tuple[Evidence, ...] = ()  # the units the generator saw, numbered as cited
     kind: AnswerKind = "none"  # generated: the checked draft; quote: the best evidence, quoted
     draft: str = ""  # the generator's raw reply
-    candidate: str = ""  # the answer given were the question answerable (kept when abstaining, for reports)
+    candidate: str = ""  # the answer text (empty when "no answer found" was decided before generating)
     p_answerable: float | None = None
     signals: dict[str, float] = field(default_factory=dict)  # the answerability model's inputs
+    draft_problem: str | None = None  # why the draft was replaced by a quote
 
 
 class AnswerUnavailable(RuntimeError):
@@ -135,7 +136,17 @@ class Answerer:
         yield EvidenceFound(evidence)
         if not evidence:
             timings.update(generate=0.0, total=_ms(started, time.perf_counter()))
+            yield Token(NO_ANSWER)
             yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, "no_passages", question)
+            return
+        model = self.answerability
+        signals = features(question, max(h.score for h in hits), evidence, self._unknown_share(question))
+        p = round(model.probability(signals), 4)
+        if not model.answers(signals):  # the notes do not answer it: no generation at all
+            timings.update(generate=0.0, total=_ms(started, time.perf_counter()))
+            yield Token(NO_ANSWER)
+            yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, "not_answerable", question, evidence,
+                         p_answerable=p, signals=signals)  # fmt: skip
             return
         pieces: list[str] = []
         try:
@@ -149,27 +160,16 @@ class Answerer:
             raise AnswerUnavailable(str(exc), tuple(hits)) from exc
         done = time.perf_counter()
         timings.update(generate=_ms(retrieved, done), total=_ms(started, done))
-        answer = self._decide(question, "".join(pieces), hits, evidence, timings)
-        yield replace(answer, question=asked, query=question)
-
-    def _decide(
-        self, question: str, reply: str, hits: list[Hit], evidence: tuple[Evidence, ...], timings: dict[str, float]
-    ) -> Answer:
+        reply = "".join(pieces)
         draft = check_draft(question, reply, evidence)
-        signals = features(question, max(h.score for h in hits), evidence, draft, self._unknown_share(question))
-        model = self.answerability
-        p = round(model.probability(signals), 4)
-        answer = Answer(question, NO_ANSWER, True, (), tuple(hits), timings, "not_answerable", question, evidence,
-                        "none", reply, "", p, signals)  # fmt: skip
         kind: AnswerKind = "generated"
         text, cited = draft.text, draft.cited
         if not draft.kept:  # the model failed, not the notes: quote the evidence instead of abstaining
             kind = "quote"
             text, cited = quote_answer(evidence)
-        if not model.answers(signals):
-            return replace(answer, candidate=text)
         citations = tuple(Citation(n, evidence[n - 1]) for n in cited)
-        return replace(answer, text=text, abstained=False, citations=citations, reason=None, kind=kind, candidate=text)
+        yield Answer(asked, text, False, citations, tuple(hits), timings, None, question, evidence, kind, reply,
+                     text, p, signals, draft.problem)  # fmt: skip
 
     def _unknown_share(self, question: str) -> float:
         asked = question_terms(question)
@@ -177,9 +177,11 @@ class Answerer:
 
 
 def _paragraph_done(text: str) -> bool:
-    """The reply has a first paragraph and has started another (lists of notes, repeated answers follow)."""
+    """The reply has a finished first paragraph and has started another (lists of notes, repeated answers
+    follow). A paragraph that ends in ":" or an opened formula ("\\[") is not finished: its answer comes next."""
     head, sep, _ = text.strip().partition("\n\n")
-    return bool(sep) and bool(head.strip())
+    head = head.rstrip()
+    return bool(sep) and bool(head) and not head.endswith((":", "\\[", "$$"))
 
 
 def _ms(start: float, end: float) -> float:

@@ -61,8 +61,8 @@ class Metrics:
 
     def observe_answer(self, answer: Answer) -> None:
         self.retrieval.observe(answer.timings_ms.get("retrieve", 0.0) / 1000)
-        if answer.timings_ms.get("generate"):
-            self.generation.observe(answer.timings_ms["generate"] / 1000)
+        if answer.evidence:  # the generator ran (a fast fake may round its time to 0.0 ms)
+            self.generation.observe(answer.timings_ms.get("generate", 0.0) / 1000)
         self.answers.labels("abstained" if answer.abstained else "answered").inc()
         if answer.abstained:
             self.abstentions.labels(answer.reason or "unknown").inc()

@@ -11,9 +11,8 @@ from service.generator import Prompt
 NO_ANSWER = "no answer found"
 
 SYSTEM = (
-    "You answer questions about the user's personal notes, using ONLY the numbered notes given. "
-    "Reply with a short answer (one to three sentences) in the notes' own words, "
-    "and put the number of each note you used in square brackets, like [1]."
+    "Answer the question from the numbered notes only, in one to three short sentences using their words. "
+    "Cite the note you used like [1]."
 )
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")

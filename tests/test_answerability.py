@@ -57,6 +57,8 @@ def test_an_uncited_draft_is_attributed_and_a_leading_marker_moves_to_the_end() 
     [
         ("no answer found", "refused"),
         ("[1] [2]", "no content"),
+        ("What is precision? [1]", "only restates the question"),
+        ("The precision formula is [1]. It counts positives.", "points at a note"),
         ("Topic 1", "copied a heading"),
         ("[1] (Topic 1) Precision = TP/(TP+FP)", "echoed the numbered notes"),
         ("Precision is TP/(TP+FP) for 42 classes [1].", "states a number no evidence gives"),
@@ -80,10 +82,11 @@ def test_the_quote_fallback_is_the_best_unit_verbatim() -> None:
 
 
 def test_features_are_the_models_inputs() -> None:
-    draft = check_draft("What is precision?", "Precision is TP/(TP+FP) [1].", EV)
-    values = features("What is precision?", 0.61, EV, draft, unknown_share=0.0)
+    values = features("What is precision?", 0.61, EV, unknown_share=0.25)
     assert tuple(values) == FEATURES
-    assert values["dense_top"] == 0.61 and values["coverage"] == 1.0 and values["draft_kept"] == 1.0
+    assert values == {"dense_top": 0.61, "unit_top": 0.5, "coverage": 1.0, "unknown_terms": 0.25}
+    # words about the question or the notes themselves do not count as terms to cover
+    assert features("What is precision, according to my cards?", 0.61, EV, 0.0)["coverage"] == 1.0
 
 
 def synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[bool]]:
@@ -97,8 +100,6 @@ def synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[bool]]:
             "dense_top": base + rng.gauss(0, 0.08), "unit_top": base + 0.1 + rng.gauss(0, 0.08),
             "coverage": min(1.0, max(0.0, (0.9 if yes else 0.4) + rng.gauss(0, 0.15))),
             "unknown_terms": 0.0 if yes else rng.choice([0.0, 0.25, 0.5]),
-            "refused": float(rng.random() < (0.1 if yes else 0.5)), "draft_kept": float(rng.random() < 0.6),
-            "draft_support": rng.random(),
         })  # fmt: skip
         labels.append(yes)
     return rows, labels

@@ -9,7 +9,7 @@ from eval.report import write_report
 from eval.runner import run_questions, write_results
 from service.answering import Answerer
 from service.retriever import Retriever
-from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
+from tests.fakes import ScriptedGenerator, fixed_answerability
 
 
 def test_question_file_errors_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
@@ -25,9 +25,9 @@ def test_question_file_errors_are_reported_by_line_and_skipped(tmp_path: Path) -
     assert [(e.line, e.message.split(":")[0]) for e in errors] == [(2, "not JSON"), (4, "question")]
 
 
-def _run(small_index, tmp_path: Path, reply: str, label: str) -> Path:  # type: ignore[no-untyped-def]
+def _run(small_index, tmp_path: Path, reply: str, label: str, answers: bool = True) -> Path:  # type: ignore[no-untyped-def]
     store, embedder = small_index
-    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, ALWAYS_ANSWER)
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator(reply), 3, fixed_answerability(answers))
     qfile = tmp_path / "q.jsonl"
     qfile.write_text(
         json.dumps({"id": "r", "question": "What is the formula for recall?", "answerable": True,
@@ -61,7 +61,7 @@ def test_eval_run_writes_results_metrics_and_reports(small_index, tmp_path: Path
 
 
 def test_compare_shows_metric_diffs_and_flipped_questions(small_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    a = _run(small_index, tmp_path, "No answer found.", "before")
+    a = _run(small_index, tmp_path, "No answer found.", "before", answers=False)
     b = _run(small_index, tmp_path, "Recall is TP/(TP+FN) [1].", "after")
     text = compare_runs(a, b)
     assert "answer_correct" in text and "before" in text and "after" in text

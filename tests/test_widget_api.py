@@ -84,7 +84,7 @@ def test_bad_history_is_a_422_with_a_reason(small_index, tmp_path, history, need
 
 
 def test_no_answer_offers_the_closest_passages(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    client, _ = make_client(small_index, tmp_path, answers=False)
+    client, generator = make_client(small_index, tmp_path, answers=False)
     with client:
         body = client.post("/ask", json={"question": "What does MRKL stand for?"}).json()
     assert body["abstained"] is True and body["answer"] == "no answer found"
@@ -92,6 +92,7 @@ def test_no_answer_offers_the_closest_passages(small_index, tmp_path) -> None:  
     assert 1 <= len(body["related"]) <= 3
     assert "Modular Reasoning" in body["related"][0]["text"]
     assert body["evidence"] and body["p_answerable"] < 0.5  # what was weighed, shown even when abstaining
+    assert generator.prompts == []  # decided before generating
 
 
 def test_answered_question_has_no_related_list(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
