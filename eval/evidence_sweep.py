@@ -46,9 +46,6 @@ def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Candida
             continue
         vectors = embedder.embed([q.question, *(u.display() for u in units)])
         terms = question_terms(q.question)
-        first: dict[tuple[int, str], Unit] = {}
-        for u in units:
-            first.setdefault((id(u.hit), u.context), u)
         out.append(
             Candidates(
                 q,
@@ -56,7 +53,7 @@ def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Candida
                 vectors[1:] @ vectors[0],
                 np.array([len(terms & bm25.terms(u.display())) / len(terms) if terms else 0.0 for u in units]),
                 np.array([1.0 / u.hit.rank for u in units]),
-                np.array([1.0 if first[(id(u.hit), u.context)] is u else 0.0 for u in units]),
+                np.array([1.0 if u.lead else 0.0 for u in units]),
             )
         )
     return out

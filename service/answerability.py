@@ -91,8 +91,8 @@ def check_draft(question: str, reply: str, evidence: Sequence[Evidence]) -> Draf
         return Draft(reply, tuple(cited), False, False, share, INVENTED_NUMBER)
     if share <= 0.5:
         return Draft(reply, tuple(cited), False, False, share, "most of it is not in the cited evidence")
-    if len(body.split()) > MAX_ANSWER_WORDS:
-        reply = f"{_limit_words(body)} [{', '.join(map(str, cited))}]"
+    if len(body.split()) > MAX_ANSWER_WORDS or _unfinished(body):
+        reply = f"{_limit_words(_finished_sentences(body))} [{', '.join(map(str, cited))}]"
     return Draft(reply, tuple(cited), False, True, share)
 
 
@@ -208,6 +208,18 @@ def _is_heading_copy(body: str, evidence: Sequence[Evidence]) -> bool:
     return bool(said) and said in headings
 
 
+def _unfinished(text: str) -> bool:
+    """Decoding hit its token limit mid-sentence (and an earlier sentence is complete)."""
+    return not text.rstrip().endswith((".", "!", "?", ")", "]", '"', "”")) and bool(_SENTENCE_END.search(text))
+
+
+def _finished_sentences(text: str) -> str:
+    """The text up to its last complete sentence, when it was cut off mid-sentence."""
+    if not _unfinished(text):
+        return text
+    return " ".join(_SENTENCE_END.split(text)[:-1])
+
+
 def _limit_words(text: str, limit: int = MAX_ANSWER_WORDS) -> str:
     """At most ``limit`` words: whole sentences while they fit, else the first words and an ellipsis."""
     if len(text.split()) <= limit:
@@ -219,4 +231,4 @@ def _limit_words(text: str, limit: int = MAX_ANSWER_WORDS) -> str:
         kept.append(sentence)
     if kept:
         return " ".join(kept)
-    return " ".join(text.split()[:limit]) + " …"
+    return " ".join(text.split()[:limit]) + "…"

@@ -128,9 +128,7 @@ class Answerer:
         started = time.perf_counter()
         asked = question
         question = contextualize(question, history)
-        query_vector = self.retriever.embedder.embed([question])[0]
-        hits = self.retriever.search_vector(question, query_vector, top_k or self.top_k)
-        evidence = tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))
+        hits, evidence = self.gather(question, top_k)
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
         yield EvidenceFound(evidence)
@@ -140,7 +138,7 @@ class Answerer:
             yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, "no_passages", question)
             return
         model = self.answerability
-        signals = features(question, max(h.score for h in hits), evidence, self._unknown_share(question))
+        signals = self.signals(question, hits, evidence)
         p = round(model.probability(signals), 4)
         if not model.answers(signals):  # the notes do not answer it: no generation at all
             timings.update(generate=0.0, total=_ms(started, time.perf_counter()))
@@ -170,6 +168,16 @@ class Answerer:
         citations = tuple(Citation(n, evidence[n - 1]) for n in cited)
         yield Answer(asked, text, False, citations, tuple(hits), timings, None, question, evidence, kind, reply,
                      text, p, signals, draft.problem)  # fmt: skip
+
+    def gather(self, question: str, top_k: int | None = None) -> tuple[list[Hit], tuple[Evidence, ...]]:
+        """The retrieved passages and the evidence units chosen from them."""
+        query_vector = self.retriever.embedder.embed([question])[0]
+        hits = self.retriever.search_vector(question, query_vector, top_k or self.top_k)
+        return hits, tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))
+
+    def signals(self, question: str, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> dict[str, float]:
+        """The answerability model's inputs: known before any generation."""
+        return features(question, max(h.score for h in hits), evidence, self._unknown_share(question))
 
     def _unknown_share(self, question: str) -> float:
         asked = question_terms(question)

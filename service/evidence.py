@@ -27,14 +27,14 @@ from ingest.embedder import Embedder
 from ingest.types import HEADING_SEP
 
 # Scoring weights, chosen by `notes-qa tune-evidence eval/questions/tune.jsonl` (the middle of the best plateau:
-# the top unit holds the expected evidence for 0.728 of its answerable questions; 0.3/0.1/0.05 gave less).
+# the top unit holds the expected evidence for 0.709 of its 127 answerable questions).
 LEXICAL_WEIGHT = 0.75
 RANK_PRIOR_WEIGHT = 0.05
-# The first unit under a heading usually states what the heading (a flashcard's question) asks.
+# The first unit right under a heading usually states what the heading (a flashcard's question) asks.
 LEAD_WEIGHT = 0.1
 # Selection: at most this many units and characters of unit text go into the prompt. Prefill time grows with
 # the prompt: `notes-qa tune-evidence` on tune.jsonl finds the expected evidence among the selected units for
-# 0.859 of its questions at 3 units / 600 characters and 0.870 at 4 / 900, which carries 40% more text.
+# 0.850 of its answerable questions at 3 units / 600 characters and 0.858 at 4 / 900, which carries 43% more.
 MAX_UNITS = 3
 CHAR_BUDGET = 600
 # Splitting: prose longer than this is cut into sentences, re-packed up to this size; lists group up to it.
@@ -65,6 +65,7 @@ class Unit:
     end_line: int
     hit: Hit  # the retrieved passage it comes from
     position: int  # order within its passage
+    lead: bool = False  # the first unit right after a heading line of its passage (a flashcard's answer start)
 
     def display(self) -> str:
         """What the generator reads: context, then the unit text (context left out when the text holds it)."""
@@ -94,10 +95,13 @@ def split_units(hit: Hit) -> list[Unit]:
     pending: list[tuple[int, str]] = []  # consecutive lines of one list, table or code block
     pending_kind = ""
     in_code = False
+    after_heading = False
 
     def emit(text: str, first: int, last: int, ctx: str) -> None:
+        nonlocal after_heading
         if text.strip() and first > 0:
-            units.append(Unit(text, ctx, chunk.file, chunk.heading, first, last, hit, len(units)))
+            units.append(Unit(text, ctx, chunk.file, chunk.heading, first, last, hit, len(units), after_heading))
+            after_heading = False
 
     def flush() -> None:
         nonlocal pending, pending_kind
@@ -126,6 +130,7 @@ def split_units(hit: Hit) -> list[Unit]:
         if heading is not None:
             flush()
             context = heading
+            after_heading = True
             continue
         kind = "table" if _TABLE_ROW.match(line) else "list" if _LIST_ITEM.match(line) else ""
         if kind == "table" and _TABLE_RULE.match(line):
@@ -165,13 +170,10 @@ def select_evidence(
         vectors = embedder.embed(texts)
     cosines = vectors @ query_vector.astype(np.float32)
     q_terms = question_terms(question)
-    leads: dict[tuple[int, str], Unit] = {}
-    for u in units:
-        leads.setdefault((id(u.hit), u.context), u)
     scored = []
     for unit, cos in zip(units, cosines, strict=True):
         overlap = len(q_terms & bm25.terms(unit.display())) / len(q_terms) if q_terms else 0.0
-        lead = LEAD_WEIGHT if leads[(id(unit.hit), unit.context)] is unit else 0.0
+        lead = LEAD_WEIGHT if unit.lead else 0.0
         score = float(cos) + LEXICAL_WEIGHT * overlap + RANK_PRIOR_WEIGHT / unit.hit.rank + lead
         scored.append((score, float(cos), unit))
     scored.sort(key=lambda s: -s[0])

@@ -76,6 +76,11 @@ def test_a_long_draft_is_cut_to_whole_sentences_within_the_word_limit() -> None:
     assert draft.kept and len(draft.text.split()) <= MAX_ANSWER_WORDS + 1 and draft.text.endswith("[1]")
 
 
+def test_a_draft_cut_off_by_the_token_limit_keeps_its_finished_sentences() -> None:
+    draft = check_draft("What is precision?", "Precision is TP/(TP+FP). It is the share of predicted posi", EV)
+    assert draft.kept and draft.text == "Precision is TP/(TP+FP). [1]"
+
+
 def test_the_quote_fallback_is_the_best_unit_verbatim() -> None:
     text, cited = quote_answer(EV)
     assert cited == (1,) and text == f"“{EV[0].unit.text}” [1]"
