@@ -38,9 +38,7 @@ def add_commands(command: Register) -> None:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--save", type=Path, help="also write the model to this JSON file")
     p.add_argument("--no-store", action="store_true", help="do not store it with the index (use with --save)")
-    p.add_argument(
-        "--features", type=Path, help="also write each question's features and candidate answer (JSON lines)"
-    )
+    p.add_argument("--features", type=Path, help="also write each question's features and label (JSON lines)")
     p.add_argument("--from-features", type=Path, help="train on a --features file instead of running the questions")
 
     p = command(

@@ -28,11 +28,12 @@ SWEEP_NOTE = (
 
 
 def sweep_rows(results: Sequence[Result]) -> list[tuple[float, float, float, float]]:
-    """Accuracy against the answerability cut-off, from each question's would-be answer (``candidate``)."""
+    """Accuracy against the answerability cut-off (questions below 0.5 have no answer to score)."""
     return metrics.threshold_sweep(
         [r.p_answerable if r.p_answerable is not None else 0.0 for r in results],
         [r.answerable for r in results],
-        [metrics.answer_contains(r.candidate, r.must_contain_any) if r.answerable else r.p_answerable is None
+        [metrics.answer_contains("" if r.abstained else r.answer, r.must_contain_any) if r.answerable
+         else r.p_answerable is None
          for r in results],
     )  # fmt: skip
 

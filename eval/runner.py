@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -39,7 +39,6 @@ class Result:
     # how the answer was made: the evidence units shown, the raw draft, answer kind, answerability inputs
     evidence: list[dict[str, object]] = field(default_factory=list)
     draft: str = ""
-    candidate: str = ""  # the answer it would give were it answerable (also when it abstained)
     must_contain_any: list[str] = field(default_factory=list)
     answer_kind: str = "none"
     p_answerable: float | None = None
@@ -104,7 +103,6 @@ def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Resu
         evidences=q.evidences,
         evidence=[_unit_record(e) for e in answer.evidence],
         draft=answer.draft,
-        candidate=answer.candidate,
         must_contain_any=list(q.must_contain_any),
         answer_kind=answer.kind,
         p_answerable=answer.p_answerable,
@@ -134,4 +132,5 @@ def write_results(results: list[Result], path: Path) -> None:
 
 def read_results(path: Path) -> list[Result]:
     with open(path, encoding="utf-8") as fh:
-        return [Result(**json.loads(line)) for line in fh if line.strip()]
+        known = {f.name for f in fields(Result)}  # runs written by other versions may carry other fields
+        return [Result(**{k: v for k, v in json.loads(line).items() if k in known}) for line in fh if line.strip()]

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -189,6 +190,7 @@ def train(rows: Sequence[dict[str, float]], labels: Sequence[bool], trained_on: 
     )
 
 
+@cache
 def default_model() -> AnswerabilityModel:
     """The model shipped with the package (trained on eval/questions/tune.jsonl over the bundled notes)."""
     text = resources.files("service").joinpath("answerability_default.json").read_text(encoding="utf-8")

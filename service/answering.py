@@ -48,7 +48,6 @@ class Answer:
     evidence: tuple[Evidence, ...] = ()  # the units the generator saw, numbered as cited
     kind: AnswerKind = "none"  # generated: the checked draft; quote: the best evidence, quoted
     draft: str = ""  # the generator's raw reply
-    candidate: str = ""  # the answer text (empty when "no answer found" was decided before generating)
     p_answerable: float | None = None
     signals: dict[str, float] = field(default_factory=dict)  # the answerability model's inputs
     draft_problem: str | None = None  # why the draft was replaced by a quote
@@ -167,7 +166,7 @@ class Answerer:
             text, cited = quote_answer(evidence)
         citations = tuple(Citation(n, evidence[n - 1]) for n in cited)
         yield Answer(asked, text, False, citations, tuple(hits), timings, None, question, evidence, kind, reply,
-                     text, p, signals, draft.problem)  # fmt: skip
+                     p, signals, draft.problem)  # fmt: skip
 
     def gather(self, question: str, top_k: int | None = None) -> tuple[list[Hit], tuple[Evidence, ...]]:
         """The retrieved passages and the evidence units chosen from them."""

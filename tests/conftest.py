@@ -70,3 +70,29 @@ def page(browser: Any) -> Iterator[Any]:
     page = new_page(browser, viewport={"width": 1000, "height": 900})
     yield page
     page.context.close()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Real-model tests (marked slow): the bundled notes, a private index, the repo's model cache."""
+    from service.settings import Settings
+
+    # The converted generator is cached in the repo's git-ignored data dir; the index is private to this run.
+    return Settings(
+        notes_dir=NOTES,
+        index_path=tmp_path_factory.mktemp("e2e") / "index",
+        model_cache_path=REPO / ".notes-qa" / "models",
+    )
+
+
+@pytest.fixture(scope="session")
+def answerer(settings: Any) -> Any:
+    """The real embedder and generator over the bundled notes, warmed up once per test session."""
+    from ingest.pipeline import run_ingest
+    from service.components import build_answerer, build_embedder, build_store, ingest_config
+
+    embedder = build_embedder(settings)
+    run_ingest(settings.notes_dir, build_store(settings), embedder, ingest_config(settings))
+    qa = build_answerer(settings, embedder=embedder)
+    qa.warm_up()
+    return qa

@@ -14,34 +14,13 @@ from fastapi.testclient import TestClient
 
 from service.answering import Answerer
 from service.app import create_app
-from service.components import build_answerer, build_embedder, build_store, ingest_config
+from service.components import build_embedder
 from service.settings import Settings
-from tests.conftest import NOTES, REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 AI_MD = {"000_a9eb03580335b364.txt", "001_70b2e4ff8e12de51.txt"}  # two renderings of AI.md
 FLASHCARDS = "003_c6ad725f09b021ab.txt"
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    # The converted generator is cached in the repo's git-ignored data dir; the index is private to this run.
-    return Settings(
-        notes_dir=NOTES,
-        index_path=tmp_path_factory.mktemp("e2e") / "index",
-        model_cache_path=REPO / ".notes-qa" / "models",
-    )
-
-
-@pytest.fixture(scope="module")
-def answerer(settings: Settings) -> Answerer:
-    from ingest.pipeline import run_ingest
-
-    embedder = build_embedder(settings)
-    run_ingest(settings.notes_dir, build_store(settings), embedder, ingest_config(settings))
-    qa = build_answerer(settings, embedder=embedder)
-    qa.warm_up()
-    return qa
 
 
 def squash(text: str) -> str:

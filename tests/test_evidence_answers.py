@@ -7,33 +7,13 @@ import re
 import pytest
 
 from service.answering import Answer, Answerer
-from service.components import build_answerer, build_embedder, build_store, ingest_config
+from service.components import build_answerer
 from service.settings import Settings
-from tests.conftest import NOTES, REPO
+from tests.conftest import NOTES
 
 pytestmark = pytest.mark.slow
 AI_MD = {"000_a9eb03580335b364.txt", "001_70b2e4ff8e12de51.txt"}  # two renderings of AI.md
 FLASHCARDS = "003_c6ad725f09b021ab.txt"
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        notes_dir=NOTES,
-        index_path=tmp_path_factory.mktemp("evidence") / "index",
-        model_cache_path=REPO / ".notes-qa" / "models",
-    )
-
-
-@pytest.fixture(scope="module")
-def answerer(settings: Settings) -> Answerer:
-    from ingest.pipeline import run_ingest
-
-    embedder = build_embedder(settings)
-    run_ingest(settings.notes_dir, build_store(settings), embedder, ingest_config(settings))
-    qa = build_answerer(settings, embedder=embedder)
-    qa.warm_up()
-    return qa
 
 
 def cited_files(answer: Answer) -> set[str]:
