@@ -57,7 +57,6 @@ class Draft:
 
     text: str  # the reply, citations possibly added or moved
     cited: tuple[int, ...]
-    refused: bool
     kept: bool
     support: float
     problem: str | None = None  # why it was not kept
@@ -69,41 +68,41 @@ def check_draft(question: str, reply: str, evidence: Sequence[Evidence]) -> Draf
         reply = f"{m.group(2).strip()} {m.group(1)}"  # "[1] MRKL stands for ..." -> "MRKL stands for ... [1]"
     cited = cited_numbers(reply, len(evidence))
     if is_refusal(reply, cited):
-        return Draft(reply, (), True, False, 0.0, "refused")
+        return Draft(reply, (), False, 0.0, "refused")
     body = strip_citations(reply)
     words = _terms(body)
     if not words:
-        return Draft(reply, tuple(cited), False, False, 0.0, "no content")
+        return Draft(reply, tuple(cited), False, 0.0, "no content")
     if _is_heading_copy(body, evidence):
-        return Draft(reply, tuple(cited), False, False, 0.0, "copied a heading")
+        return Draft(reply, tuple(cited), False, 0.0, "copied a heading")
     if _ECHO.match(reply):
-        return Draft(reply, tuple(cited), False, False, 0.0, "echoed the numbered notes")
+        return Draft(reply, tuple(cited), False, 0.0, "echoed the numbered notes")
     if _CITATION_AS_ANSWER.search(reply):
-        return Draft(reply, tuple(cited), False, False, 0.0, "points at a note instead of answering")
+        return Draft(reply, tuple(cited), False, 0.0, "points at a note instead of answering")
     asked = bm25.terms(question)
     if not words - asked:
-        return Draft(reply, tuple(cited), False, False, 0.0, "only restates the question")
-    support = [len(words & (_terms(e.unit.display()) | asked)) / len(words) for e in evidence]
+        return Draft(reply, tuple(cited), False, 0.0, "only restates the question")
+    unit_terms = [_terms(e.unit.display()) for e in evidence]
+    support = [len(words & (terms | asked)) / len(words) for terms in unit_terms]
     best = max(range(len(evidence)), key=support.__getitem__) + 1
     if not cited or max(support[n - 1] for n in cited) < support[best - 1]:
         reply = f"{strip_citations(reply)} [{best}]"  # uncited, or cited by habit ([1]) where [best] holds the words
         cited = [best]
     share = max(support[n - 1] for n in cited)
-    known = set().union(*(_terms(e.unit.display()) for e in evidence)) | asked
+    known = set().union(*unit_terms) | asked
     if any(_NUMBER.match(t) for t in words - known):
-        return Draft(reply, tuple(cited), False, False, share, INVENTED_NUMBER)
+        return Draft(reply, tuple(cited), False, share, INVENTED_NUMBER)
     if share <= 0.5:
-        return Draft(reply, tuple(cited), False, False, share, "most of it is not in the cited evidence")
+        return Draft(reply, tuple(cited), False, share, "most of it is not in the cited evidence")
     if len(body.split()) > MAX_ANSWER_WORDS or _unfinished(body):
         reply = f"{_limit_words(_finished_sentences(body))} [{', '.join(map(str, cited))}]"
-    return Draft(reply, tuple(cited), False, True, share)
+    return Draft(reply, tuple(cited), True, share)
 
 
 def quote_answer(evidence: Sequence[Evidence]) -> tuple[str, tuple[int, ...]]:
     """The fallback answer: the best-scored evidence unit, quoted (a failed draft's citations are no guide)."""
-    n = 1
-    text = " ".join(evidence[n - 1].unit.text.split())
-    return f"“{_limit_words(text, MAX_ANSWER_WORDS - 1)}” [{n}]", (n,)
+    text = " ".join(evidence[0].unit.text.split())
+    return f"“{_limit_words(text, MAX_ANSWER_WORDS - 1)}” [1]", (1,)
 
 
 def features(question: str, dense_top: float, evidence: Sequence[Evidence], unknown_share: float) -> dict[str, float]:

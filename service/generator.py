@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from service.packaged_models import PACKAGED_GGUF, converted_model_dir
+from service.packaged_models import converted_model_dir, packaged_gguf
 
 
 class GeneratorUnavailable(RuntimeError):
@@ -53,8 +53,7 @@ class TransformersGenerator:
         dtype: str = "auto",
         threads: int | None = None,
     ) -> None:
-        if model not in PACKAGED_GGUF:
-            raise ValueError(f"unknown generator model {model!r}; choose one of {sorted(PACKAGED_GGUF)}")
+        self.spec = packaged_gguf(model)
         self.name = model
         self.cache_dir = cache_dir
         self.max_new_tokens = max_new_tokens
@@ -72,7 +71,7 @@ class TransformersGenerator:
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        path = converted_model_dir(PACKAGED_GGUF[self.name], self.cache_dir)
+        path = converted_model_dir(self.spec, self.cache_dir)
         self._tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, resolve_dtype(self.dtype)))
         model.eval()

@@ -8,6 +8,7 @@ rebuilds, a failed build leaves nothing half-written.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from ingest.embedder import ModelUnavailable
 from service.generator import Prompt
-from service.packaged_models import PACKAGED_GGUF, PackagedGguf, converted_model_dir
+from service.packaged_models import PackagedGguf, converted_model_dir, packaged_gguf
 
 _MARKER = "notes-qa-source.json"
 
@@ -64,8 +65,6 @@ def onnx_model_dir(
 
 
 def _offline_env() -> dict[str, str]:
-    import os
-
     # The builder imports transformers, which must never reach for a model hub here.
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -74,8 +73,7 @@ class OnnxGenaiGenerator:
     """A packaged GGUF model as an int4 onnxruntime-genai model, run greedily on the CPU."""
 
     def __init__(self, model: str, cache_dir: Path, max_new_tokens: int = 160, precision: str = "int4") -> None:
-        if model not in PACKAGED_GGUF:
-            raise ValueError(f"unknown generator model {model!r}; choose one of {sorted(PACKAGED_GGUF)}")
+        self.spec = packaged_gguf(model)
         self.name = model
         self.cache_dir = cache_dir
         self.max_new_tokens = max_new_tokens
@@ -94,15 +92,11 @@ class OnnxGenaiGenerator:
             raise ModelUnavailable("onnxruntime-genai is not installed: pip install onnxruntime-genai") from exc
         from transformers import AutoTokenizer
 
-        path = onnx_model_dir(PACKAGED_GGUF[self.name], self.cache_dir, self.precision)
+        path = onnx_model_dir(self.spec, self.cache_dir, self.precision)
         # The chat template comes from the same tokenizer files the transformers backend uses: same prompt text.
         self._chat = AutoTokenizer.from_pretrained(str(path))
         self._model = og.Model(str(path))
         self._tokenizer = og.Tokenizer(self._model)
-
-    def count_tokens(self, text: str) -> int:
-        self.warm_up()
-        return len(self._tokenizer.encode(text))
 
     def generate(self, prompt: Prompt) -> Iterator[str]:
         self.warm_up()

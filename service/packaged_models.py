@@ -67,6 +67,13 @@ PACKAGED_GGUF: dict[str, PackagedGguf] = {
 }
 
 
+def packaged_gguf(model: str) -> PackagedGguf:
+    """The packaged model of that name; a clear error naming the choices otherwise."""
+    if model not in PACKAGED_GGUF:
+        raise ValueError(f"unknown generator model {model!r}; choose one of {sorted(PACKAGED_GGUF)}")
+    return PACKAGED_GGUF[model]
+
+
 class ChecksumMismatch(ModelUnavailable):
     pass
 
