@@ -34,6 +34,10 @@ class IndexNotFound(RuntimeError):
     """No index has been built yet in this directory."""
 
 
+class IndexWriteFailed(RuntimeError):
+    """A new version could not be written (disk full, permissions); the current version is unchanged."""
+
+
 class IndexBusy(RuntimeError):
     """Another process is writing a new version of this index right now."""
 
@@ -146,18 +150,25 @@ class IndexStore:
         versions = self.root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         tmp = versions / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
-        index.save(tmp / "hnsw.faiss")
-        bm25.save(tmp / "bm25")
-        _write_chunks(tmp / "chunks.jsonl", chunks)
-        _write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
-        np.save(tmp / "cache_vectors.npy", cache_vectors)
-        (tmp / "files.json").write_text(json.dumps([asdict(f) for f in files], indent=1))
-        (tmp / "report.json").write_text(json.dumps(report, indent=1))
-        (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))  # last: marks completeness
-        _fsync_dir(tmp)
-        final = versions / manifest.version
-        os.rename(tmp, final)
+        try:
+            tmp.mkdir()
+            index.save(tmp / "hnsw.faiss")
+            bm25.save(tmp / "bm25")
+            _write_chunks(tmp / "chunks.jsonl", chunks)
+            _write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
+            np.save(tmp / "cache_vectors.npy", cache_vectors)
+            (tmp / "files.json").write_text(json.dumps([asdict(f) for f in files], indent=1))
+            (tmp / "report.json").write_text(json.dumps(report, indent=1))
+            (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))  # last: marks completeness
+            _fsync_dir(tmp)
+            final = versions / manifest.version
+            os.rename(tmp, final)
+        except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise IndexWriteFailed(
+                f"could not write the new index version ({reason}); the previous version is still served"
+            ) from exc
         self._point_current_at(manifest.version)
         self._prune()
         return final

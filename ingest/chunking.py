@@ -200,9 +200,11 @@ def _refence(pieces: list[Block]) -> list[Block]:
 
 
 def _hard_wrap(text: str, max_chars: int) -> list[str]:
+    """Cut at spaces; a "word" longer than a chunk (a minified line, a base64 blob) is cut every ``max_chars``."""
     if len(text) <= max_chars:
         return [text]
-    words, out, acc = text.split(" "), [], ""
+    words = [w[i : i + max_chars] for w in text.split(" ") for i in range(0, max(len(w), 1), max_chars)]
+    out, acc = [], ""
     for word in words:
         if acc and len(acc) + 1 + len(word) > max_chars:
             out.append(acc)

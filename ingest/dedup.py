@@ -37,12 +37,21 @@ def collapse_near_duplicates(
     sets = [shingles(c.text) for c in chunks]
     keeper_of: dict[int, int] = {}
     kept: list[int] = []
+    kept_with: dict[str, list[int]] = {}  # shingle -> positions in `kept` of the kept chunks holding it
     for i in order:
+        # Only kept chunks sharing a shingle can overlap; the first of them in keeping order wins, as before.
+        candidates = sorted({pos for s in sets[i] for pos in kept_with.get(s, ())})
         match = next(
-            (k for k in kept if chunks[k].file != chunks[i].file and overlap(sets[i], sets[k]) >= threshold),
+            (
+                kept[pos]
+                for pos in candidates
+                if chunks[kept[pos]].file != chunks[i].file and overlap(sets[i], sets[kept[pos]]) >= threshold
+            ),
             None,
         )
         if match is None:
+            for s in sets[i]:
+                kept_with.setdefault(s, []).append(len(kept))
             kept.append(i)
         else:
             keeper_of[i] = match

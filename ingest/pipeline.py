@@ -42,6 +42,7 @@ class FileOutcome:
     n_chunks: int = 0
     reason: str = ""
     embedded: bool = False  # False: chunks and vectors reused from the previous version
+    encoding: str = "utf-8"  # how the file was decoded (detected when it is not UTF-8)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _ingest(
             chunks = [old_chunks[r] for r in old_rows[rel]]
         per_file.append((chunks, vectors))
         records.append(FileRecord(rel, note.sha256, "indexed", n_chunks=len(chunks)))
-        report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=not reuse))
+        report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=not reuse, encoding=note.encoding))
 
     all_chunks = [c for chunks, _ in per_file for c in chunks]
     if not all_chunks:

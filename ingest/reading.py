@@ -1,12 +1,26 @@
-"""Find note files under a folder and read them, deciding what is skipped and why."""
+"""Find note files under a folder and read them, deciding what is skipped and why.
+
+Only files inside the notes folder are read: a symbolic link whose target lies outside it is reported and
+skipped, and linked folders are not followed (no escapes, no loops). Text is UTF-8 when it decodes as such;
+otherwise the encoding is detected (charset-normalizer) and reported. A NUL byte anywhere means binary.
+"""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -14,6 +28,7 @@ class RawNote:
     path: str  # relative to the notes folder, with forward slashes
     text: str
     sha256: str
+    encoding: str = "utf-8"  # how the bytes were decoded
 
 
 class Skipped(Exception):
@@ -21,27 +36,71 @@ class Skipped(Exception):
 
 
 def find_notes(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in NOTE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    """Note files under ``root`` (hidden files and folders left out), symbolic links included: ``read_note``
+    decides about those. Linked folders are not entered."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / d for d in dirs if (Path(folder) / d).is_symlink()]  # reported, not entered
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in NOTE_SUFFIXES:
+                found.append(Path(folder) / name)
+    return sorted(found)
 
 
 def read_note(root: Path, path: Path, max_bytes: int) -> RawNote:
     rel = path.relative_to(root).as_posix()
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise Skipped(f"too large ({size:,} bytes > {max_bytes:,})")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise Skipped("binary (contains NUL bytes)")
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # dangling, or a loop
+            raise Skipped("a broken link (its target does not exist, or links loop)") from exc
+        if target.is_dir():
+            raise Skipped("a linked folder: not followed")
+        if not target.is_relative_to(root.resolve()):
+            raise Skipped("a link to a file outside the notes folder: not read")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Skipped(f"not UTF-8 (invalid byte at offset {exc.start})") from exc
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise Skipped(f"too large ({size:,} bytes > {max_bytes:,})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Skipped(f"unreadable ({exc.strerror or type(exc).__name__})") from exc
+    text, encoding = decode(data)
     if not text.strip():
         raise Skipped("empty")
-    return RawNote(path=rel, text=text, sha256=hashlib.sha256(data).hexdigest())
+    return RawNote(path=rel, text=text, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text and the encoding it was read with; ``Skipped`` for binary data."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise Skipped(f"not valid {encoding} despite its byte-order mark (offset {exc.start})") from exc
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise Skipped(f"binary (a NUL byte at offset {nul:,})")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data))
+    if not results:
+        raise Skipped("not text in any known character encoding")
+    # Short texts fit several code pages equally well; among the equally good, Windows-1252 (what most legacy
+    # Western notes are in) wins; with no language evidence at all (a few words), too, when it decodes.
+    top = results[0]
+    tied = [r for r in results if r.chaos == top.chaos and r.coherence == top.coherence]
+    best = next((r for r in tied if r.encoding == "cp1252"), None)
+    if best is None and top.coherence == 0:
+        try:
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass
+    best = best or top
+    return str(best), best.encoding

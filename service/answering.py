@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from index.search import Hit
 from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
 from service.conversation import Turn, contextualize
+from service.deadline import Deadline
 from service.evidence import Evidence, question_terms, select_evidence
 from service.generator import Generator, GeneratorUnavailable
+from service.injection import addresses_assistant
 from service.prompting import NO_ANSWER, build_prompt
 from service.retriever import Retriever
 
 AbstainReason = Literal["no_passages", "not_answerable"]
 AnswerKind = Literal["generated", "quote", "none"]
+INJECTION_SPARE = 3  # extra passages retrieved so that ones passed over as injections can be replaced
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,19 @@ class Answer:
 class AnswerUnavailable(RuntimeError):
     """Retrieval worked but the generator failed: the reason, and the passages found (worth showing)."""
 
-    def __init__(self, reason: str, hits: tuple[Hit, ...]) -> None:
+    def __init__(self, reason: str, hits: tuple[Hit, ...], public: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.public = public or reason  # what an API client is told (no internal addresses or paths)
         self.hits = hits
+
+
+class AnswerTimeout(AnswerUnavailable):
+    """The answer's deadline passed (queueing, retrieval or generation too slow); the passages found so far."""
+
+
+class AnswerCancelled(Exception):
+    """The caller called the answer off (its client disconnected): generation stopped."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +132,16 @@ class Answerer:
         raise AssertionError("stream ended without an answer")
 
     def stream(
-        self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        top_k: int | None = None,
+        history: Sequence[Turn] = (),
+        deadline: Deadline | None = None,
     ) -> Iterator[EvidenceFound | Token | Answer]:
         """The evidence, then tokens as the generator produces them, then the checked `Answer`. With `history`,
-        a follow-up is first made self-contained (`conversation.contextualize`) and that form is searched."""
+        a follow-up is first made self-contained (`conversation.contextualize`) and that form is searched.
+        With a `deadline`, it is checked before generating and between tokens: `AnswerTimeout` when it passed,
+        `AnswerCancelled` when it was cancelled (the generator is closed either way, freeing it)."""
         started = time.perf_counter()
         asked = question
         question = contextualize(question, history)
@@ -146,15 +164,20 @@ class Answerer:
                          p_answerable=p, signals=signals)  # fmt: skip
             return
         pieces: list[str] = []
+        _check(deadline, hits)
+        replies = self.generator.generate(build_prompt(question, evidence))
         try:
-            for piece in self.generator.generate(build_prompt(question, evidence)):
+            for piece in replies:
+                _check(deadline, hits)
                 if piece:
                     pieces.append(piece)
                     yield Token(piece)
                     if _paragraph_done("".join(pieces)):
                         break  # an answer is one short paragraph: stop decoding (prefill is paid, tokens are not)
         except GeneratorUnavailable as exc:
-            raise AnswerUnavailable(str(exc), tuple(hits)) from exc
+            raise AnswerUnavailable(str(exc), tuple(hits), exc.public) from exc
+        finally:
+            _close(replies)  # stopped early, timed out, cancelled or the consumer left: the generator stops now
         done = time.perf_counter()
         timings.update(generate=_ms(retrieved, done), total=_ms(started, done))
         reply = "".join(pieces)
@@ -169,9 +192,15 @@ class Answerer:
                      p, signals, draft.problem)  # fmt: skip
 
     def gather(self, question: str, top_k: int | None = None) -> tuple[list[Hit], tuple[Evidence, ...]]:
-        """The retrieved passages and the evidence units chosen from them."""
+        """The retrieved passages and the evidence units chosen from them. A passage that talks to the assistant
+        (prompt injection planted in a note) is passed over: the next one takes its place."""
+        k = top_k or self.top_k
         query_vector = self.retriever.embedder.embed([question])[0]
-        hits = self.retriever.search_vector(question, query_vector, top_k or self.top_k)
+        hits = self.retriever.search_vector(question, query_vector, k)
+        if any(addresses_assistant(h.chunk.text) for h in hits):
+            found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE)
+            trusted = [h for h in found if not addresses_assistant(h.chunk.text)][:k]
+            hits = [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(trusted, 1)]
         return hits, tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))
 
     def signals(self, question: str, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> dict[str, float]:
@@ -181,6 +210,21 @@ class Answerer:
     def _unknown_share(self, question: str) -> float:
         asked = question_terms(question)
         return len(self.retriever.snapshot().bm25.unknown(asked)) / len(asked) if asked else 0.0
+
+
+def _close(replies: Iterator[str]) -> None:
+    close = getattr(replies, "close", None)
+    if close is not None:
+        close()
+
+
+def _check(deadline: Deadline | None, hits: Sequence[Hit]) -> None:
+    if deadline is None:
+        return
+    if deadline.cancelled:
+        raise AnswerCancelled("the answer was called off")
+    if deadline.expired:
+        raise AnswerTimeout(f"no answer within the {deadline.seconds:g} s deadline", tuple(hits))
 
 
 def _paragraph_done(text: str) -> bool:

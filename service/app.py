@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
+from service.admission import Admission
 from service.answering import Answerer
 from service.components import build_answerer
 from service.observability import Metrics, RequestContext
@@ -17,17 +18,21 @@ from service.openai_compat import router as openai_router
 from service.ops_routes import router as ops_router
 from service.qa_routes import router as qa_router
 from service.readiness import Readiness
+from service.security import Guard, KeyRing
 from service.settings import Settings
 from service.widget import add_widget_routes
 
 
 def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
     metrics = Metrics()
+    keys = KeyRing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keys.load()
         app.state.settings = settings
         app.state.metrics = metrics
+        app.state.admission = Admission(settings.max_running_answers, settings.max_waiting_answers)
         app.state.answerer = answerer or build_answerer(settings)
         app.state.readiness = Readiness(app.state.answerer, metrics)
         await run_in_threadpool(app.state.readiness.warm_up)
@@ -38,7 +43,10 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         version="0.1.0",
         summary="Grounded answers from your own notes, with citations, or 'no answer found'.",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,  # refused with 413 as it arrives, before any parsing
     )
+    # Outermost last: request context → CORS (preflights never need a key) → Host, keys and rate limit.
+    app.add_middleware(Guard, settings=settings, keys=keys)
     # Pages on other origins (a site embedding widget.js) may call the API only when listed; the default empty
     # list leaves same-origin use only, and the middleware answers a refused preflight with a clear 400.
     app.add_middleware(

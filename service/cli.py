@@ -57,11 +57,15 @@ def _settings() -> Any:
 def _is_user_error(exc: Exception) -> bool:
     from eval.commands import EvalUsageError
     from index.manifest import IndexMismatch
-    from index.store import IndexBusy, IndexNotFound
+    from index.store import IndexBusy, IndexNotFound, IndexWriteFailed
     from ingest.embedder import ModelUnavailable
     from ingest.pipeline import IngestError
+    from service.security import InsecureExposure
 
-    user_errors = (UserError, IngestError, IndexNotFound, IndexBusy, IndexMismatch, ModelUnavailable, EvalUsageError)
+    user_errors = (
+        UserError, IngestError, IndexNotFound, IndexBusy, IndexMismatch, ModelUnavailable, EvalUsageError,
+        InsecureExposure, IndexWriteFailed,
+    )  # fmt: skip
     return isinstance(exc, user_errors)
 
 
@@ -96,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=_positive, default=1, help="API processes (each loads the models; all serve one index)"
     )
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve on a non-loopback address without API keys (anyone who reaches the port reads your notes)",
+    )
+    command("new-key", cmd_new_key, "Make an API key: prints the key (give it to clients) and its hashed form.")
     p = command(
         "export-model", cmd_export_model, "Write the packaged generator as one GGUF file (for llama.cpp, vLLM)."
     )
@@ -184,11 +194,16 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
     from service.components import build_store
     from service.ingesting import ingest_and_report
     from service.observability import configure_logging
+    from service.security import KeyRing, check_exposure
 
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    if args.insecure_no_auth:
+        settings.insecure_no_auth = True
+    check_exposure(settings)
+    KeyRing(settings).load()  # a missing or malformed keys file stops us here, not at the first request
     if not build_store(settings).exists():
         print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
         try:
@@ -209,6 +224,17 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         )
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+def cmd_new_key(settings: Any, args: argparse.Namespace) -> int:
+    import secrets
+
+    from service.security import hash_key
+
+    key = secrets.token_urlsafe(32)
+    print(f"key (give it to the client; shown once):   {key}")
+    print(f"for NOTES_QA_API_KEYS_FILE (one per line): {hash_key(key)}")
     return 0
 
 

@@ -12,7 +12,12 @@ from service.packaged_models import converted_model_dir, packaged_gguf
 
 
 class GeneratorUnavailable(RuntimeError):
-    """The generator could not produce a reply (inference server down, timed out, or refusing)."""
+    """The generator could not produce a reply (inference server down, timed out, or refusing). ``public`` is the
+    reason without internals (server addresses), for API clients; the full message goes to the log."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public or message
 
 
 @dataclass(frozen=True)
@@ -126,4 +131,4 @@ class TransformersGenerator:
                 cancelled.set()  # the consumer stopped early (client went away): stop decoding
                 worker.join()
         if errors:
-            raise RuntimeError(f"generation failed: {errors[0]}") from errors[0]
+            raise GeneratorUnavailable(f"generation failed: {errors[0]}", "the local generator failed") from errors[0]

@@ -23,7 +23,8 @@ def ingest_and_report(settings: Settings, notes_dir: Path, quiet: bool = False) 
         for f in report.files:
             if f.status == "indexed":
                 how = "embedded" if f.embedded else "unchanged"
-                print(f"  indexed  {f.path}  ({f.n_chunks} chunks, {how})")
+                read_as = "" if f.encoding in ("utf-8", "utf-8-sig") else f", read as {f.encoding}"
+                print(f"  indexed  {f.path}  ({f.n_chunks} chunks, {how}{read_as})")
             else:
                 print(f"  {f.status:<8} {f.path}  ({f.reason})")
     state = "new version" if report.changed else "no changes; index kept"

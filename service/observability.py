@@ -99,7 +99,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()  # until the reply starts
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1")),
+                                      (b"server-timing", took)]  # fmt: skip
             await send(message)
 
         try:

@@ -13,13 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from ingest.embedder import ModelUnavailable
 from service.generator import Prompt
+from service.onnx_process import GenerationProcess
 from service.packaged_models import PackagedGguf, converted_model_dir, packaged_gguf
 
 _MARKER = "notes-qa-source.json"
@@ -70,7 +69,8 @@ def _offline_env() -> dict[str, str]:
 
 
 class OnnxGenaiGenerator:
-    """A packaged GGUF model as an int4 onnxruntime-genai model, run greedily on the CPU."""
+    """A packaged GGUF model as an int4 onnxruntime-genai model, run greedily on the CPU in a child process
+    (``onnx_process``: the binding holds the GIL while it computes)."""
 
     def __init__(self, model: str, cache_dir: Path, max_new_tokens: int = 160, precision: str = "int4") -> None:
         self.spec = packaged_gguf(model)
@@ -78,48 +78,27 @@ class OnnxGenaiGenerator:
         self.cache_dir = cache_dir
         self.max_new_tokens = max_new_tokens
         self.precision = precision
-        self._model: Any = None
-        self._tokenizer: Any = None
-        self._chat: Any = None
-        self._lock = threading.Lock()  # one generation at a time: the CPU has no room for two
+        self._process: GenerationProcess | None = None
 
     def warm_up(self) -> None:
-        if self._model is not None:
+        if self._process is not None and self._process.alive:
             return
         try:
-            import onnxruntime_genai as og
+            import onnxruntime_genai  # noqa: F401  (checked here: the child would only report it later)
         except ImportError as exc:
             raise ModelUnavailable("onnxruntime-genai is not installed: pip install onnxruntime-genai") from exc
-        from transformers import AutoTokenizer
-
         path = onnx_model_dir(self.spec, self.cache_dir, self.precision)
-        # The chat template comes from the same tokenizer files the transformers backend uses: same prompt text.
-        self._chat = AutoTokenizer.from_pretrained(str(path))
-        self._model = og.Model(str(path))
-        self._tokenizer = og.Tokenizer(self._model)
+        process = GenerationProcess(str(path), self.max_new_tokens)
+        process.start()
+        self._process = process
+
+    @property
+    def busy(self) -> bool:
+        """Whether a generation holds the model now."""
+        return self._process is not None and self._process.lock.locked()
 
     def generate(self, prompt: Prompt) -> Iterator[str]:
-        self.warm_up()
-        import onnxruntime_genai as og
-
-        messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
-        text = self._chat.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        with self._lock:
-            ids = self._tokenizer.encode(text)
-            params = og.GeneratorParams(self._model)
-            params.set_search_options(
-                max_length=len(ids) + self.max_new_tokens, do_sample=False, repetition_penalty=1.05
-            )
-            generator = og.Generator(self._model, params)
-            stream = self._tokenizer.create_stream()
-            try:
-                generator.append_tokens(ids)
-                while not generator.is_done():
-                    generator.generate_next_token()
-                    piece = stream.decode(generator.get_next_tokens()[0])
-                    if piece:
-                        yield piece  # a consumer that stops early closes us here: decoding stops with it
-            except Exception as exc:
-                raise RuntimeError(f"generation failed: {exc}") from exc
-            finally:
-                del generator
+        if self._process is None:
+            self.warm_up()
+        assert self._process is not None
+        yield from self._process.generate(prompt)  # a consumer that stops early closes us: the child stops too

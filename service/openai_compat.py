@@ -17,22 +17,25 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.answering import Answer, Token
+from service.admission import AnswerJob, Busy
+from service.answering import Answer, AnswerCancelled, AnswerTimeout, Token
 from service.conversation import Turn
-from service.deps import AnswererDep, MetricsDep, SettingsDep
+from service.deadline import Deadline
+from service.deps import AdmissionDep, AnswererDep, MetricsDep, SettingsDep
 from service.prompting import NO_ANSWER
-from service.qa_routes import unavailable_detail
+from service.qa_routes import CLIENT_CLOSED, unavailable_detail
 from service.readiness import UNAVAILABLE
-from service.schemas import AskResponse
+from service.schemas import AskResponse, validation_problems
+from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 CREATED = int(time.time())
@@ -64,9 +67,18 @@ class ChatCompletionRequest(BaseModel):
 
 
 class OpenAIError(Exception):
-    def __init__(self, status: int, message: str, type_: str, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.extra = status, message, type_, code, extra
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": None, "code": self.code, **self.extra}}
@@ -86,9 +98,8 @@ def get_model(model_id: str, settings: SettingsDep) -> dict[str, Any]:
 
 
 @router.post("/chat/completions", response_model=None)
-def chat_completions(
-    body: ChatCompletionRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep
-) -> dict[str, Any] | StreamingResponse:
+async def chat_completions(body: ChatCompletionRequest, request: Request, answerer: AnswererDep,
+                           admission: AdmissionDep, settings: SettingsDep, metrics: MetricsDep) -> Any:  # fmt: skip
     """Answer the last user message from the notes. Extra fields: `citations` and `notes_qa`."""
     if body.model != settings.served_model_name:
         raise OpenAIError(
@@ -97,14 +108,28 @@ def chat_completions(
             "invalid_request_error",
             "model_not_found",
         )
-    question, history = _conversation(body.messages, settings.max_question_chars)
+    question, history = _conversation(body.messages, settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    try:
+        job = AnswerJob.start(answerer, admission, Deadline(settings.answer_timeout_s), question, None, history)
+    except Busy as exc:
+        raise OpenAIError(503, str(exc), "server_error", "busy", {"Retry-After": str(exc.retry_after)}) from exc
     if not body.stream:
+        answer: Answer | None = None
         try:
-            answer = answerer.answer(question, None, history)
-        except UNAVAILABLE as exc:
+            async for event in job.events(request.is_disconnected):
+                if isinstance(event, Answer):
+                    answer = event
+        except AnswerCancelled:
+            return Response(status_code=CLIENT_CLOSED)
+        except UNAVAILABLE as exc:  # AnswerTimeout included: 504
             detail = unavailable_detail(exc, metrics)
-            raise OpenAIError(503, detail["reason"], "server_error", "unavailable", sources=detail["sources"]) from exc
+            status, code = (504, "timeout") if isinstance(exc, AnswerTimeout) else (503, "unavailable")
+            raise OpenAIError(status, detail["reason"], "server_error", code, sources=detail["sources"]) from exc
+        finally:
+            job.cancel()
+        if answer is None:
+            raise OpenAIError(503, "the answer was lost; retry", "server_error", "unavailable")
         metrics.observe_answer(answer)
         return {
             "id": completion_id,
@@ -118,7 +143,7 @@ def chat_completions(
             **_extras(answer),
         }
 
-    def chunks() -> Iterator[str]:
+    async def chunks() -> AsyncIterator[str]:
         head = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time())}
         head["model"] = settings.served_model_name
 
@@ -129,23 +154,40 @@ def chat_completions(
         yield chunk({"role": "assistant", "content": ""})
         draft: list[str] = []
         try:
-            for event in answerer.stream(question, None, history):
+            async for event in job.events():
                 if isinstance(event, Token):
                     draft.append(event.text)
                     yield chunk({"content": event.text})
                 elif isinstance(event, Answer):
                     metrics.observe_answer(event)
                     yield chunk({"content": _correction("".join(draft), event)}, "stop", **_extras(event))
+        except AnswerCancelled:
+            return
         except UNAVAILABLE as exc:
             detail = unavailable_detail(exc, metrics)
-            error = OpenAIError(503, detail["reason"], "server_error", "unavailable", sources=detail["sources"])
+            code = "timeout" if isinstance(exc, AnswerTimeout) else "unavailable"
+            error = OpenAIError(503, detail["reason"], "server_error", code, sources=detail["sources"])
             yield f"data: {json.dumps(error.body(), ensure_ascii=False)}\n\n"
+        finally:
+            job.cancel()  # the client went away (the response is cancelled) or we are done: stop generating
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(chunks(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _conversation(messages: list[ChatMessage], max_chars: int) -> tuple[str, list[Turn]]:
+def _conversation(messages: list[ChatMessage], settings: Settings) -> tuple[str, list[Turn]]:
+    if len(messages) > settings.max_messages:
+        raise OpenAIError(
+            400, f"{len(messages)} messages; the limit is {settings.max_messages}", "invalid_request_error",
+            "too_many_messages",
+        )  # fmt: skip
+    for i, message in enumerate(messages):
+        if len(message.text()) > settings.max_message_chars:
+            raise OpenAIError(
+                400, f"messages[{i}] is {len(message.text())} characters; the limit is {settings.max_message_chars}",
+                "invalid_request_error", "message_too_long",
+            )  # fmt: skip
+    max_chars = settings.max_question_chars
     last = messages[-1]
     if last.role != "user" or not last.text().strip():
         raise OpenAIError(
@@ -195,18 +237,20 @@ def _model_card(model_id: str) -> dict[str, Any]:
 
 def install_openai_errors(app: FastAPI) -> None:
     """Errors under /v1 in OpenAI's shape; everywhere else FastAPI's usual `{"detail": ...}`."""
-    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exception_handlers import http_exception_handler
 
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """What was wrong, never the input itself: a huge or non-finite value (1e309) is not echoed back."""
+        problems = validation_problems(exc.errors())
         if not request.url.path.startswith("/v1/"):
-            return await request_validation_exception_handler(request, exc)
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'body'}: {e['msg']}" for e in exc.errors())
-        return JSONResponse(OpenAIError(400, problems, "invalid_request_error").body(), status_code=400)
+            return JSONResponse({"detail": problems}, status_code=422)
+        text = "; ".join(f"{'.'.join(map(str, p['loc'][1:])) or 'body'}: {p['msg']}" for p in problems)
+        return JSONResponse(OpenAIError(400, text, "invalid_request_error").body(), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.deps import MetricsDep
-from service.readiness import Readiness
+from service.readiness import UNAVAILABLE, Readiness, public_reason
 from service.schemas import Health, Ready
 
 router = APIRouter(tags=["ops"])
@@ -28,8 +28,9 @@ def ready(request: Request) -> Ready:
     a = readiness.answerer
     try:
         manifest = a.retriever.manifest
-    except RuntimeError as exc:
-        raise HTTPException(status_code=503, detail=Ready(ready=False, detail=str(exc)).model_dump()) from exc
+    except UNAVAILABLE as exc:
+        body = Ready(ready=False, detail=public_reason(exc)).model_dump()
+        raise HTTPException(status_code=503, detail=body) from exc
     return Ready(
         ready=True,
         index_version=manifest.version,

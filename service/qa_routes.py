@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from service.answering import Answer, AnswerUnavailable, EvidenceFound, Token
-from service.deps import AnswererDep, MetricsDep, SettingsDep
+from service.admission import AnswerJob, Busy
+from service.answering import Answer, AnswerCancelled, AnswerTimeout, AnswerUnavailable, EvidenceFound, Token
+from service.deadline import Deadline
+from service.deps import AdmissionDep, AnswererDep, MetricsDep, SettingsDep
 from service.observability import Metrics
-from service.readiness import UNAVAILABLE
+from service.readiness import UNAVAILABLE, public_reason
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -25,40 +28,76 @@ from service.schemas import (
 from service.settings import Settings
 
 router = APIRouter(tags=["qa"])
+log = logging.getLogger("notes_qa")
+CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never read by anyone
 
 
 def unavailable_detail(exc: Exception, metrics: Metrics) -> dict[str, Any]:
-    """503 body: the reason, and when retrieval worked but generation failed, the passages it found."""
+    """503/504 body: the reason (no server internals), and when retrieval worked, the passages it found."""
+    log.warning("answer unavailable: %s", exc)
     if isinstance(exc, AnswerUnavailable):
-        metrics.generator_failures.inc()
-        return {"reason": exc.reason, "sources": [SearchHit.of(h).model_dump() for h in exc.hits]}
-    return {"reason": str(exc), "sources": []}
+        if not isinstance(exc, AnswerTimeout):
+            metrics.generator_failures.inc()
+        return {"reason": public_reason(exc), "sources": [SearchHit.of(h).model_dump() for h in exc.hits]}
+    return {"reason": public_reason(exc), "sources": []}
 
 
-@router.post("/ask", response_model=AskResponse, responses={503: {"description": "index, models or generator down"}})
-def ask(body: AskRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep) -> AskResponse:
-    """Answer from the notes, citing the passages used; or "no answer found"."""
+def start_job(answerer: AnswererDep, admission: AdmissionDep, settings: SettingsDep, body: AskRequest) -> AnswerJob:
+    """Admit the answer (503 + Retry-After at once when the queue is full) and start it under its deadline."""
     check_limits(body, settings)
     try:
-        answer = answerer.answer(body.question, body.top_k, body.turns())
+        return AnswerJob.start(
+            answerer, admission, Deadline(settings.answer_timeout_s), body.question, body.top_k, body.turns()
+        )
+    except Busy as exc:
+        raise HTTPException(
+            status_code=503, detail={"reason": str(exc), "sources": []}, headers={"Retry-After": str(exc.retry_after)}
+        ) from exc
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses={
+        503: {"description": "busy (with Retry-After), or index, models or generator down"},
+        504: {"description": "no answer within the deadline; the passages found so far"},
+    },
+)
+async def ask(body: AskRequest, request: Request, answerer: AnswererDep, admission: AdmissionDep,
+              settings: SettingsDep, metrics: MetricsDep) -> Response:  # fmt: skip
+    """Answer from the notes, citing the passages used; or "no answer found"."""
+    job = start_job(answerer, admission, settings, body)
+    answer: Answer | None = None
+    try:
+        async for event in job.events(request.is_disconnected):
+            if isinstance(event, Answer):
+                answer = event
+    except AnswerCancelled:
+        return Response(status_code=CLIENT_CLOSED)
+    except AnswerTimeout as exc:
+        raise HTTPException(status_code=504, detail=unavailable_detail(exc, metrics)) from exc
     except UNAVAILABLE as exc:
         raise HTTPException(status_code=503, detail=unavailable_detail(exc, metrics)) from exc
+    finally:
+        job.cancel()
+    if answer is None:
+        raise HTTPException(status_code=503, detail={"reason": "the answer was lost; retry", "sources": []})
     metrics.observe_answer(answer)
-    return AskResponse.of(answer)
+    return Response(AskResponse.of(answer).model_dump_json(), media_type="application/json")
 
 
 @router.post("/ask/stream", response_class=EventSourceResponse)
-def ask_stream(
-    body: AskRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep
-) -> EventSourceResponse:
+async def ask_stream(body: AskRequest, answerer: AnswererDep, admission: AdmissionDep, settings: SettingsDep,
+                     metrics: MetricsDep) -> EventSourceResponse:  # fmt: skip
     """The same answer as server-sent events: one `evidence` event (`{"evidence": [...]}`, before any token),
-    `token` events, then one `answer` event (an `AskResponse`), or an
-    `error` event (`{"detail", "sources"}`) when the index or the generator is unavailable."""
-    check_limits(body, settings)
+    `token` events, then one `answer` event (an `AskResponse`), or an `error` event (`{"detail", "sources"}`)
+    when the index or the generator is unavailable or the deadline passed. A client that disconnects stops
+    the generation."""
+    job = start_job(answerer, admission, settings, body)
 
-    def events() -> Iterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[ServerSentEvent]:
         try:
-            for event in answerer.stream(body.question, body.top_k, body.turns()):
+            async for event in job.events():
                 if isinstance(event, EvidenceFound):
                     units = [EvidenceOut.of(e).model_dump() for e in event.evidence]
                     yield ServerSentEvent(json.dumps({"evidence": units}), event="evidence")
@@ -67,9 +106,13 @@ def ask_stream(
                 elif isinstance(event, Answer):
                     metrics.observe_answer(event)
                     yield ServerSentEvent(AskResponse.of(event).model_dump_json(), event="answer")
-        except UNAVAILABLE as exc:
+        except AnswerCancelled:
+            return
+        except UNAVAILABLE as exc:  # AnswerTimeout included
             detail = unavailable_detail(exc, metrics)
             yield ServerSentEvent(json.dumps({"detail": detail["reason"], "sources": detail["sources"]}), event="error")
+        finally:
+            job.cancel()  # the client went away (the response is cancelled) or we are done: stop generating
 
     return EventSourceResponse(events(), ping=15)
 

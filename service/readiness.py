@@ -14,13 +14,28 @@ import time
 from index.manifest import IndexMismatch
 from index.store import IndexNotFound
 from ingest.embedder import ModelUnavailable
-from service.answering import Answerer
+from service.answering import Answerer, AnswerUnavailable
 from service.observability import Metrics
 
 log = logging.getLogger("notes_qa")
 RETRY_S = 5.0
 # Failures that are the server's state, not the user's input: reported as 503 with the reason.
-UNAVAILABLE = (IndexNotFound, IndexMismatch, ModelUnavailable, RuntimeError)
+UNAVAILABLE = (IndexNotFound, IndexMismatch, ModelUnavailable, RuntimeError, OSError)
+
+
+def public_reason(exc: BaseException) -> str:
+    """The reason an API client is told: what to do, without server paths or addresses (those go to the log)."""
+    if isinstance(exc, AnswerUnavailable):
+        return exc.public
+    if isinstance(exc, IndexNotFound):
+        return "no index yet: run `notes-qa ingest` on the server"
+    if isinstance(exc, IndexMismatch):
+        return "the index does not match this server's models or settings: re-run `notes-qa ingest`"
+    if isinstance(exc, ModelUnavailable):
+        return "a model could not be loaded on the server (its log says why)"
+    if isinstance(exc, OSError):
+        return "the index could not be read on the server (its log says why)"
+    return "the server could not answer (its log says why)"
 
 
 class Readiness:
@@ -48,7 +63,7 @@ class Readiness:
             try:
                 self.answerer.warm_up()
             except UNAVAILABLE as exc:
-                self.error = str(exc)
+                self.error = public_reason(exc)
                 log.error("not ready: %s", exc)
                 return False
             seconds = time.perf_counter() - started

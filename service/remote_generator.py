@@ -37,6 +37,7 @@ class OpenAIChatGenerator:
 
     def generate(self, prompt: Prompt) -> Iterator[str]:
         self.warm_up()
+        import httpx
         import openai
 
         request: dict[str, Any] = {
@@ -45,6 +46,7 @@ class OpenAIChatGenerator:
             "max_tokens": self.max_new_tokens,
             "temperature": 0,
         }
+        received = False
         try:
             if not self.stream:
                 completion = self._client.chat.completions.create(**request)
@@ -53,16 +55,26 @@ class OpenAIChatGenerator:
             with self._client.chat.completions.create(**request, stream=True) as chunks:
                 for chunk in chunks:
                     if chunk.choices and chunk.choices[0].delta.content:
+                        received = True
                         yield chunk.choices[0].delta.content
-        except openai.APITimeoutError as exc:
+        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
+            public = f"the inference server did not answer within {self.timeout_s:g} s"
             raise GeneratorUnavailable(
-                f"the inference server at {self.base_url} did not answer within {self.timeout_s:g} s"
+                f"the inference server at {self.base_url} did not answer within {self.timeout_s:g} s", public
             ) from exc
-        except openai.APIConnectionError as exc:
-            raise GeneratorUnavailable(f"cannot reach the inference server at {self.base_url}: {exc}") from exc
+        except (openai.APIConnectionError, httpx.HTTPError) as exc:
+            if not received:
+                raise GeneratorUnavailable(
+                    f"cannot reach the inference server at {self.base_url}: {exc}", "cannot reach the inference server"
+                ) from exc
+            raise GeneratorUnavailable(  # the connection dropped part-way through a streamed reply
+                f"the inference server at {self.base_url} broke off its reply: {exc}",
+                "the inference server broke off its reply",
+            ) from exc
         except openai.APIStatusError as exc:
             raise GeneratorUnavailable(
-                f"the inference server at {self.base_url} answered HTTP {exc.status_code}: {_message(exc)}"
+                f"the inference server at {self.base_url} answered HTTP {exc.status_code}: {_message(exc)}",
+                f"the inference server answered HTTP {exc.status_code}",
             ) from exc
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -15,9 +16,19 @@ from service.evidence import Evidence
 RELATED_ON_ABSTAIN = 3
 
 
+def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Request validation errors as ``{loc, msg, type}``: the offending input is not echoed (it may be huge, or a
+    value JSON cannot encode, such as 1e309), and long messages are cut."""
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:300], "type": e.get("type", "")} for e in errors
+    ]
+
+
 class QuestionRequest(BaseModel):
     question: str = Field(..., description="the question, in plain words", examples=["What is the formula for recall?"])
-    top_k: int | None = Field(None, ge=1, le=200, description="passages to retrieve (default: server setting)")
+    top_k: int | None = Field(
+        None, ge=1, le=200, strict=True, description="passages to retrieve (default: server setting)"
+    )
 
     @field_validator("question")
     @classmethod

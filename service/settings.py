@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GeneratorModel = Literal["qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct", "smollm2-135m-instruct"]
@@ -76,12 +76,64 @@ class Settings(BaseSettings):
         "widget.js; comma-separated in the environment; empty (default): same origin only",
     )
 
-    @field_validator("cors_origins", mode="before")
+    # security and limits (issue 11)
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="API keys (comma-separated in the environment): when any key is set (here or in "
+        "API_KEYS_FILE), every route but PUBLIC_PATHS and the widget's page/script needs "
+        "`Authorization: Bearer <key>`",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="file of keys, one per line: `sha256:<hex digest>` (from `notes-qa hash-key`) or plain"
+    )
+    public_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/health", "/ready", "/metrics", "/docs", "/openapi.json"],
+        description="paths that never need a key (comma-separated in the environment)",
+    )
+    insecure_no_auth: bool = Field(
+        False, description="allow serving on a non-loopback address without API keys (not recommended)"
+    )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values accepted besides localhost, 127.0.0.1, ::1 and the bound address "
+        "(comma-separated; guards against DNS rebinding); `*` accepts any",
+    )
+    max_body_bytes: int = Field(65_536, ge=1024, description="request bodies above this are refused (413) unread")
+    max_messages: int = Field(64, ge=1, description="/v1/chat/completions: most messages per request")
+    max_message_chars: int = Field(8000, ge=10, description="/v1/chat/completions: longest message")
+    rate_limit: str = Field(
+        "60/minute",
+        description="per API key (or client address without keys), in `limits` notation, e.g. `60/minute`, "
+        "`5/second;100/hour`; empty: no limit",
+    )
+    max_running_answers: int = Field(1, ge=1, description="answers generated at once")
+    max_waiting_answers: int = Field(4, ge=0, description="answers queued behind them; beyond: 503 + Retry-After")
+    answer_timeout_s: float = Field(60.0, gt=0, description="total deadline of one answer, queueing included (504)")
+
+    @field_validator("api_keys", "public_paths", "trusted_hosts", "cors_origins", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit like 60/minute: {exc}") from exc
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _no_wildcard_origin_with_keys(self) -> Settings:
+        if "*" in self.cors_origins and (self.api_keys or self.api_keys_file):
+            raise ValueError("CORS_ORIGINS `*` is refused when API keys are set: list the origins that may call")
+        return self
 
     @field_validator("cors_origins")
     @classmethod

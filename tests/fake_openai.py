@@ -1,5 +1,6 @@
 """A small OpenAI-compatible inference server for tests: `/v1/chat/completions` (streaming or not) with a scripted
-reply, an optional delay before answering (to trigger timeouts) and an optional error status."""
+reply, an optional delay before answering (to trigger timeouts), an optional error status, and an optional crash
+part-way through a streamed reply."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Script:
     reply: str = "Recall is TP/(TP+FN) [2]."
     delay_s: float = 0.0  # before the first byte
     status: int = 200
+    break_after: int | None = None  # stream this many words, then drop the connection (a crashed server)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -44,7 +46,9 @@ def fake_openai_app(script: Script) -> FastAPI:
             return {**base, "object": "chat.completion", "choices": [choice]}
 
         async def chunks() -> AsyncIterator[str]:
-            for word in script.reply.split(" "):
+            for i, word in enumerate(script.reply.split(" ")):
+                if script.break_after is not None and i >= script.break_after:
+                    raise ConnectionAbortedError("inference server killed mid-stream")
                 delta = {"index": 0, "delta": {"content": word + " "}, "finish_reason": None}
                 yield f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [delta]})}\n\n"
             end = {"index": 0, "delta": {}, "finish_reason": "stop"}

@@ -17,7 +17,7 @@ def client(small_index, tmp_path):  # type: ignore[no-untyped-def]
     store, embedder = small_index
     settings = Settings(data_dir=tmp_path, max_question_chars=200, max_top_k=10)
     qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, ALWAYS_ANSWER)
-    with TestClient(create_app(settings, answerer=qa)) as c:
+    with TestClient(base_url="http://localhost", app=create_app(settings, answerer=qa)) as c:
         yield c
 
 
@@ -96,7 +96,7 @@ def test_not_ready_is_503_not_500(tmp_path) -> None:  # type: ignore[no-untyped-
     from tests.fakes import HashEmbedder
 
     empty = Answerer(Retriever(IndexStore(tmp_path / "none"), HashEmbedder()), ScriptedGenerator("x"), 3, ALWAYS_ANSWER)
-    with TestClient(create_app(Settings(data_dir=tmp_path), answerer=empty)) as c:
+    with TestClient(base_url="http://localhost", app=create_app(Settings(data_dir=tmp_path), answerer=empty)) as c:
         r = c.get("/ready")
         assert r.status_code == 503 and "notes-qa ingest" in r.text
         r = c.post("/ask", json={"question": "anything?"})
@@ -117,7 +117,7 @@ def test_a_process_started_before_the_first_ingest_becomes_ready_by_itself(tmp_p
     monkeypatch.setattr("service.readiness.RETRY_S", 0.0)
     store, embedder = IndexStore(tmp_path / "index"), HashEmbedder()
     qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, ALWAYS_ANSWER)
-    with TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa)) as c:
+    with TestClient(base_url="http://localhost", app=create_app(Settings(data_dir=tmp_path), answerer=qa)) as c:
         r = c.get("/ready")
         assert r.status_code == 503 and "notes-qa ingest" in r.text
         assert c.post("/ask", json={"question": "What is recall?"}).status_code == 503

@@ -64,7 +64,13 @@ def test_ingest_and_api_share_the_index_volume_and_the_healthcheck_is_ready() ->
     assert api["depends_on"]["ingest"]["condition"] == "service_completed_successfully"
     port = option(api["command"], "--port")
     assert f"http://127.0.0.1:{port}/ready" in " ".join(api["healthcheck"]["test"])
-    assert api["ports"] == [f"${{NOTES_QA_PORT:-8000}}:{port}"]
+    assert api["ports"] == [f"${{NOTES_QA_PUBLISH:-127.0.0.1}}:${{NOTES_QA_PORT:-8000}}:{port}"]  # loopback
+
+
+def test_the_image_runs_as_an_unprivileged_user() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)
+    assert user and user[-1] not in ("root", "0")
 
 
 def test_llm_server_profile_serves_the_model_the_api_asks_for() -> None:

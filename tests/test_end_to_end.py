@@ -50,7 +50,7 @@ def test_topic_absent_from_notes_gets_no_answer(answerer: Answerer) -> None:
 
 
 def test_http_ask_mrkl_cites_the_flashcards(answerer: Answerer, settings: Settings) -> None:
-    with TestClient(create_app(settings, answerer=answerer)) as client:
+    with TestClient(base_url="http://localhost", app=create_app(settings, answerer=answerer)) as client:
         r = client.post("/ask", json={"question": "what does MRKL stand for?"})
     assert r.status_code == 200
     body = r.json()

@@ -61,7 +61,7 @@ def test_report_skips_bad_files_with_reasons(tmp_path: Path) -> None:
     assert by_path["good.md"].status == "indexed" and by_path["sub/nested.txt"].status == "indexed"
     assert by_path["empty.md"].reason == "empty"
     assert by_path["binary.txt"].reason.startswith("binary")
-    assert by_path["latin1.txt"].reason.startswith("not UTF-8")
+    assert by_path["latin1.txt"].status == "indexed" and by_path["latin1.txt"].encoding == "cp1252"  # read, not lost
     assert by_path["big.md"].reason.startswith("too large")
     assert "image.png" not in by_path
     assert (tmp_path / "idx" / "last-ingest-report.json").exists()

@@ -22,7 +22,7 @@ def make_client(small_index, tmp_path, answers: bool = True) -> TestClient:  # t
     qa = Answerer(
         Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [2]."), 3, fixed_answerability(answers)
     )
-    return TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa))
+    return TestClient(base_url="http://localhost", app=create_app(Settings(data_dir=tmp_path), answerer=qa))
 
 
 def samples(text: str) -> dict[str, list]:

@@ -30,7 +30,7 @@ def llm() -> Iterator[tuple[str, Script]]:
 @pytest.fixture
 def script(llm: tuple[str, Script]) -> Iterator[Script]:
     _, s = llm
-    s.reply, s.delay_s, s.status = "Recall is TP/(TP+FN) [2].", 0.0, 200
+    s.reply, s.delay_s, s.status, s.break_after = "Recall is TP/(TP+FN) [2].", 0.0, 200, None
     s.requests.clear()
     yield s
 
@@ -47,7 +47,8 @@ def client_for(small_index: Any, tmp_path: Any, base_url: str, **overrides: Any)
         **overrides,
     )
     return TestClient(
-        create_app(settings, answerer=build_answerer(settings, embedder=embedder, answerability=ALWAYS_ANSWER))
+        base_url="http://localhost",
+        app=create_app(settings, answerer=build_answerer(settings, embedder=embedder, answerability=ALWAYS_ANSWER)),
     )  # type: ignore[arg-type]
 
 
@@ -88,7 +89,7 @@ def test_a_slow_server_is_a_503_with_the_reason_and_the_sources(small_index, tmp
         metrics = client.get("/metrics").text
     assert r.status_code == 503 and took < 2.5
     detail = r.json()["detail"]
-    assert detail["reason"] == f"the inference server at {llm[0]}/v1 did not answer within 0.5 s"
+    assert detail["reason"] == "the inference server did not answer within 0.5 s"  # its address stays in the log
     assert any("Recall = TP/(TP+FN)" in hit["text"] for hit in detail["sources"])
     error = json.loads(streamed.split("event: error\ndata: ")[1].split("\n")[0])
     assert "did not answer within 0.5 s" in error["detail"] and error["sources"]
@@ -103,7 +104,8 @@ def test_an_unreachable_server_is_a_503_with_the_reason(small_index, tmp_path) -
         assert client.get("/ready").status_code == 200  # the server may come up later: readiness is ours
         r = client.post("/ask", json=RECALL)
     assert r.status_code == 503
-    assert r.json()["detail"]["reason"].startswith(f"cannot reach the inference server at {closed}/v1")
+    assert r.json()["detail"]["reason"] == "cannot reach the inference server"
+    assert closed not in r.text
 
 
 def test_a_server_error_is_a_503_with_its_message(small_index, tmp_path, llm, script) -> None:  # type: ignore[no-untyped-def]
@@ -111,4 +113,17 @@ def test_a_server_error_is_a_503_with_its_message(small_index, tmp_path, llm, sc
     with client_for(small_index, tmp_path, llm[0]) as client:
         r = client.post("/ask", json=RECALL)
     assert r.status_code == 503
-    assert r.json()["detail"]["reason"] == f"the inference server at {llm[0]}/v1 answered HTTP 500: model overloaded"
+    assert r.json()["detail"]["reason"] == "the inference server answered HTTP 500"
+
+
+def test_a_server_killed_mid_stream_is_an_error_with_the_sources(small_index, tmp_path, llm, script) -> None:  # type: ignore[no-untyped-def]
+    script.reply, script.break_after = "Recall is the share of real positives found [2] and more words", 3
+    with client_for(small_index, tmp_path, llm[0]) as client:
+        r = client.post("/ask", json=RECALL)
+        assert r.status_code == 503, r.text
+        assert r.json()["detail"]["reason"] == "the inference server broke off its reply"
+        assert r.json()["detail"]["sources"] and llm[0] not in r.text
+        events = client.post("/ask/stream", json=RECALL).text
+        assert "event: token" in events and "event: error" in events and "broke off" in events
+        script.break_after = None
+        assert client.post("/ask", json=RECALL).status_code == 200  # the server is back: so are answers

@@ -21,7 +21,9 @@ def make_client(small_index, tmp_path, reply: str = "Precision is TP/(TP+FP) [1]
     store, embedder = small_index
     generator = ScriptedGenerator(reply)
     qa = Answerer(Retriever(store, embedder), generator, 3, fixed_answerability(answers))
-    return TestClient(create_app(Settings(data_dir=tmp_path, **kw), answerer=qa)), generator
+    return TestClient(
+        base_url="http://localhost", app=create_app(Settings(data_dir=tmp_path, **kw), answerer=qa)
+    ), generator
 
 
 def test_chat_page_and_widget_script_are_served(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
  *
  * Embed with one tag:  <script src="http://HOST:PORT/widget.js" data-endpoint="http://HOST:PORT"></script>
  * (a floating button opens the chat panel). GET / serves the same widget with data-mode="page".
+ * A server with API keys: add data-api-key="KEY", or let the widget ask the user for one (kept for the tab only).
  *
  * Safety: every piece of note or answer text reaches the page through text nodes (textContent / append of
  * strings), never through innerHTML, so a note holding <script> or <img onerror> is shown literally.
@@ -14,6 +15,11 @@
   var fromSrc = script && script.src ? new URL(script.src, location.href).origin : location.origin;
   var endpoint = ((script && script.dataset.endpoint) || fromSrc).replace(/\/+$/, "");
   var pageMode = Boolean(script && script.dataset.mode === "page");
+  /* API key: data-api-key on the tag, else one the user typed when the service asked (kept for this tab only). */
+  var KEY_STORE = "notes-qa-api-key:" + endpoint;
+  var apiKey = (script && script.dataset.apiKey) || readKey();
+  function readKey() { try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; } }
+  function saveKey(key) { apiKey = key; try { sessionStorage.setItem(KEY_STORE, key); } catch (e) { /* private mode */ } }
   var MAX_HISTORY_TURNS = 12;
   var CITE = /\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]/g;
 
@@ -58,6 +64,7 @@
     "form button { padding: 9px 14px; border: 0; border-radius: 8px; font: inherit; font-weight: 600; cursor: pointer; }",
     ".send { background: #2b59c3; color: #fff; } .send:disabled { background: #9aa8c9; cursor: default; }",
     ".stop { background: #c33b2b; color: #fff; } .stop[hidden] { display: none; }",
+    ".key-form { border: 0; padding: 6px 0 0; } .key-form input { min-width: 0; }",
     ":focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }",
     "@media (max-width: 600px) { .floating { inset: 0; width: 100vw; height: 100%; border-radius: 0; }",
     "  .launcher { right: 12px; bottom: 12px; } .msg { max-width: 100%; } }",
@@ -148,13 +155,16 @@
     controller = new AbortController();
     busy(true);
     var sentHistory = history.slice(-MAX_HISTORY_TURNS);
+    var headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+    if (apiKey) headers.Authorization = "Bearer " + apiKey;
     fetch(endpoint + "/ask/stream", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: headers,
       body: JSON.stringify({ question: question, history: sentHistory }),
       signal: controller.signal,
     })
       .then(function (response) {
+        if (response.status === 401) throw new KeyNeeded(Boolean(apiKey));
         if (!response.ok) return readError(response).then(function (e) { throw new ShownError(e.message, e.sources); });
         return readEvents(response, function (kind, data) {
           if (kind === "evidence") {
@@ -177,6 +187,10 @@
         if (err && err.name === "AbortError") {
           status.textContent = "Stopped.";
           bubble.classList.add("stopped");
+        } else if (err instanceof KeyNeeded) {
+          draft.textContent = "";
+          status.remove();
+          askForKey(bubble, question, err.wrong);
         } else {
           bubble.classList.add("error");
           draft.textContent = "";
@@ -200,6 +214,28 @@
         busy(false);
         scrollDown();
       });
+  }
+
+  function KeyNeeded(wrong) { this.name = "KeyNeeded"; this.wrong = wrong; }
+  KeyNeeded.prototype = Object.create(Error.prototype);
+
+  /* The service wants an API key: ask for it in the conversation, then ask the question again. */
+  function askForKey(bubble, question, wrong) {
+    bubble.classList.add("error");
+    var field = el("input", { type: "password", autocomplete: "off", "aria-label": "API key",
+      placeholder: "API key" });
+    var keyForm = el("form", { class: "key-form" }, field, el("button", { class: "send", type: "submit", text: "Use key" }));
+    bubble.append(el("span", { role: "alert", text: wrong ? "That API key was not accepted. Enter another:" :
+      "This notes service needs an API key (ask whoever runs it):" }), keyForm);
+    keyForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var key = field.value.trim();
+      if (!key) return;
+      saveKey(key);
+      keyForm.remove();
+      ask(question);
+    });
+    setTimeout(function () { field.focus(); }, 0);
   }
 
   function ShownError(message, sources) {
