@@ -17,7 +17,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from index.search import Hit
-from service.answering import Answer, AnswerCancelled, Answerer, AnswerTimeout, EvidenceFound, Token
+from service.answering import (
+    Answer,
+    AnswerCancelled,
+    Answerer,
+    AnswerTimeout,
+    AnswerUnavailable,
+    EvidenceFound,
+    Token,
+)
 from service.conversation import Turn
 from service.deadline import Deadline
 
@@ -179,6 +187,16 @@ class AnswerJob:
         finally:
             if getter is not None:
                 getter.cancel()
+
+    async def result(self, disconnected: Callable[[], Awaitable[bool]] | None = None) -> Answer:
+        """The final ``Answer`` (for a reply that is not streamed); raises as ``events`` does."""
+        try:
+            async for event in self.events(disconnected):
+                if isinstance(event, Answer):
+                    return event
+        finally:
+            self.cancel()  # whatever happened, this answer is over: its generator stops
+        raise AnswerUnavailable("the answer ended without a result; retry", self.sources)
 
 
 def _unique_hits(found: EvidenceFound) -> tuple[Hit, ...]:

@@ -115,21 +115,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
     except Busy as exc:
         raise OpenAIError(503, str(exc), "server_error", "busy", {"Retry-After": str(exc.retry_after)}) from exc
     if not body.stream:
-        answer: Answer | None = None
         try:
-            async for event in job.events(request.is_disconnected):
-                if isinstance(event, Answer):
-                    answer = event
+            answer = await job.result(request.is_disconnected)
         except AnswerCancelled:
             return Response(status_code=CLIENT_CLOSED)
         except UNAVAILABLE as exc:  # AnswerTimeout included: 504
             detail = unavailable_detail(exc, metrics)
             status, code = (504, "timeout") if isinstance(exc, AnswerTimeout) else (503, "unavailable")
             raise OpenAIError(status, detail["reason"], "server_error", code, sources=detail["sources"]) from exc
-        finally:
-            job.cancel()
-        if answer is None:
-            raise OpenAIError(503, "the answer was lost; retry", "server_error", "unavailable")
         metrics.observe_answer(answer)
         return {
             "id": completion_id,

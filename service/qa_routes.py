@@ -67,21 +67,14 @@ async def ask(body: AskRequest, request: Request, answerer: AnswererDep, admissi
               settings: SettingsDep, metrics: MetricsDep) -> Response:  # fmt: skip
     """Answer from the notes, citing the passages used; or "no answer found"."""
     job = start_job(answerer, admission, settings, body)
-    answer: Answer | None = None
     try:
-        async for event in job.events(request.is_disconnected):
-            if isinstance(event, Answer):
-                answer = event
+        answer = await job.result(request.is_disconnected)
     except AnswerCancelled:
         return Response(status_code=CLIENT_CLOSED)
     except AnswerTimeout as exc:
         raise HTTPException(status_code=504, detail=unavailable_detail(exc, metrics)) from exc
     except UNAVAILABLE as exc:
         raise HTTPException(status_code=503, detail=unavailable_detail(exc, metrics)) from exc
-    finally:
-        job.cancel()
-    if answer is None:
-        raise HTTPException(status_code=503, detail={"reason": "the answer was lost; retry", "sources": []})
     metrics.observe_answer(answer)
     return Response(AskResponse.of(answer).model_dump_json(), media_type="application/json")
 

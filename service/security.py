@@ -111,8 +111,9 @@ def host_name(header: str) -> str:
 
 
 class Guard:
-    """ASGI middleware: the Host check (every path), then the API key and the per-client rate limit (every
-    non-public path)."""
+    """ASGI middleware: the Host check (every path); then, for every non-public path, the API key and the
+    per-client rate limit; then, for the answer routes, an early 503 when the answer queue is already full (the
+    route's own ``Admission.reserve`` decides; this only spares reading and parsing a body to say no)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, keys: KeyRing) -> None:
         from limits import parse_many
@@ -153,7 +154,8 @@ class Guard:
             message = f"rate limit exceeded ({self._describe()}); retry in {retry} s"
             await _refuse(send, path, 429, message, "rate_limit_exceeded", {"retry-after": str(retry)})
             return
-        admission = getattr(scope["app"].state, "admission", None) if path in ANSWER_PATHS else None
+        answering = path in ANSWER_PATHS and scope.get("method") == "POST"
+        admission = getattr(scope["app"].state, "admission", None) if answering else None
         busy = admission.busy() if admission is not None else None
         if busy is not None:  # refused before the body is even read: a full queue stays cheap to say no to
             retry_after = {"retry-after": str(busy.retry_after)}
