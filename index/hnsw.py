@@ -39,8 +39,11 @@ class HnswIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (scores, ids), each of shape (n_queries, k'); k' = min(k, len(self)). Best first."""
+    def search(self, queries: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scores, ids), each of shape (n_queries, k'); k' = min(k, len(self)). Best first.
+
+        ``efSearch`` (default: the index's parameter, at least k) is passed with this query only, never written on
+        the shared index, so concurrent searches with different values do not disturb each other."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if queries.shape[1] != self.dim:
             raise ValueError(f"query dimension {queries.shape[1]} does not match index dimension {self.dim}")
@@ -48,8 +51,8 @@ class HnswIndex:
         if k <= 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        self._index.hnsw.efSearch = max(self.params.ef_search, k)
-        scores, ids = self._index.search(queries, k)
+        per_query = faiss.SearchParametersHNSW(efSearch=max(ef_search or self.params.ef_search, k))  # type: ignore[attr-defined]
+        scores, ids = self._index.search(queries, k, params=per_query)
         return scores, ids
 
     def vectors(self, ids: list[int]) -> np.ndarray:

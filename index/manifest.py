@@ -14,7 +14,8 @@ class IndexMismatch(RuntimeError):
 class Manifest(BaseModel):
     version: str
     created_at: str
-    embedder_name: str
+    embedder_name: str  # the vector space (int8 weights give another one: "<model>+int8")
+    embedder_backend: str = "torch"  # what computed the vectors: torch, onnx, onnx-int8, openai
     dim: int
     chunk_count: int
     hnsw_m: int
@@ -27,10 +28,12 @@ class Manifest(BaseModel):
     # the answerability model trained by `notes-qa calibrate` on this index, if any (else the shipped default)
     answerability: dict[str, Any] | None = None
 
-    def check_compatible(self, embedder_name: str, dim: int) -> None:
+    def check_compatible(self, embedder_name: str, dim: int, backend: str = "") -> None:
+        """Refuse an embedder whose vectors differ from the index's: another model, or the same model with other
+        numerics (int8). Backends computing the same vectors (torch and onnx fp32, tested to agree) share a name."""
         if self.embedder_name != embedder_name or (dim and self.dim != dim):
             raise IndexMismatch(
                 f"index version {self.version} was built with embedder {self.embedder_name!r} "
-                f"(dim {self.dim}) but {embedder_name!r} (dim {dim or '?'}) is configured; "
-                "re-run `notes-qa ingest` to rebuild it"
+                f"({self.embedder_backend}, dim {self.dim}) but {embedder_name!r} "
+                f"({backend or '?'}, dim {dim or '?'}) is configured; re-run `notes-qa ingest` to rebuild it"
             )

@@ -7,6 +7,7 @@ rendering) is dropped in favour of one from a clean source.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -35,23 +36,33 @@ def collapse_near_duplicates(
     # Rank: clean sources first, then longer text, then original order: the first of a duplicate group wins.
     order = sorted(range(len(chunks)), key=lambda i: (chunks[i].file in scraped_files, -len(chunks[i].text), i))
     sets = [shingles(c.text) for c in chunks]
+    rank = _rarity_rank(sets)
     keeper_of: dict[int, int] = {}
     kept: list[int] = []
-    kept_with: dict[str, list[int]] = {}  # shingle -> positions in `kept` of the kept chunks holding it
+    # Prefix filtering (exact, no false negatives): sort each set rarest shingle first. If |A ∩ B| ≥ t·min(|A|,|B|)
+    # then A's rarest |A| − ⌈t·|A|⌉ + 1 shingles meet B when A is the smaller set, and B's rarest ones meet A when
+    # B is. So a chunk probes every kept chunk's shingles with its own rare prefix, and the kept chunks' rare
+    # prefixes with all its shingles; rare shingles have short lists, which keeps this near-linear.
+    holding: dict[str, list[int]] = {}  # shingle -> positions in `kept` of kept chunks holding it
+    prefix_of: dict[str, list[int]] = {}  # shingle -> positions in `kept` of kept chunks with it in their prefix
     for i in order:
-        # Only kept chunks sharing a shingle can overlap; the first of them in keeping order wins, as before.
-        candidates = sorted({pos for s in sets[i] for pos in kept_with.get(s, ())})
+        ordered = sorted(sets[i], key=rank.__getitem__)
+        head = ordered[: _prefix_length(len(ordered), threshold)]
+        candidates = {pos for s in head for pos in holding.get(s, ())}
+        candidates.update(pos for s in ordered for pos in prefix_of.get(s, ()))
         match = next(
             (
                 kept[pos]
-                for pos in candidates
+                for pos in sorted(candidates)  # the first in keeping order wins, as when comparing every pair
                 if chunks[kept[pos]].file != chunks[i].file and overlap(sets[i], sets[kept[pos]]) >= threshold
             ),
             None,
         )
         if match is None:
-            for s in sets[i]:
-                kept_with.setdefault(s, []).append(len(kept))
+            for s in ordered:
+                holding.setdefault(s, []).append(len(kept))
+            for s in head:
+                prefix_of.setdefault(s, []).append(len(kept))
             kept.append(i)
         else:
             keeper_of[i] = match
@@ -62,3 +73,18 @@ def collapse_near_duplicates(
         (i, replace(chunks[i], also_in=tuple(sorted(extra.get(i, []), key=lambda x: (x.file, x.start_line)))))
         for i in sorted(kept)
     ]
+
+
+def _rarity_rank(sets: list[frozenset[str]]) -> dict[str, tuple[int, str]]:
+    """A total order on shingles, rarest first (ties by text): the global order prefix filtering needs."""
+    counts: dict[str, int] = {}
+    for shingle_set in sets:
+        for s in shingle_set:
+            counts[s] = counts.get(s, 0) + 1
+    return {s: (n, s) for s, n in counts.items()}
+
+
+def _prefix_length(size: int, threshold: float) -> int:
+    """How many of a set's rarest shingles any set overlapping it by ``threshold`` of it must meet; one more than
+    the bound, so float rounding can only widen the candidates."""
+    return min(size, size - math.ceil(threshold * size) + 2)

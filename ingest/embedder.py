@@ -13,7 +13,8 @@ class ModelUnavailable(RuntimeError):
 
 
 class Embedder(Protocol):
-    name: str
+    name: str  # the vector space: two embedders with the same name give the same vectors (an index is reusable)
+    backend: str  # what computes them (recorded in the manifest)
     dim: int
 
     def warm_up(self) -> None: ...
@@ -38,6 +39,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_dir: Path | None, name: str, batch_size: int = 32) -> None:
         self.model_dir = model_dir
         self.name = name
+        self.backend = "torch"
         self.batch_size = batch_size
         self.dim = 0
         self._model: Any = None

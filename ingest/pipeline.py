@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,15 @@ class IngestReport:
     chunks_indexed: int = 0
     chunks_embedded: int = 0
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # read, clean, chunk, embed, dedup, index, write
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - started
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -94,12 +104,17 @@ def _ingest(
     records: list[FileRecord] = []
     per_file: list[tuple[list[Chunk], np.ndarray | None]] = []  # vectors None => embed
     scraped: set[str] = set()
-    for path in find_notes(notes_dir):
+    with report.timed("read"):
+        paths = find_notes(notes_dir)
+    for path in paths:
         rel = path.relative_to(notes_dir).as_posix()
         try:
-            note = read_note(notes_dir, path, config.max_file_bytes)
-            doc = clean(note.path, note.text)
-            chunks = chunk_document(doc, config.chunking)
+            with report.timed("read"):
+                note = read_note(notes_dir, path, config.max_file_bytes)
+            with report.timed("clean"):
+                doc = clean(note.path, note.text)
+            with report.timed("chunk"):
+                chunks = chunk_document(doc, config.chunking)
             if not chunks:
                 raise Skipped("empty after cleaning")
         except Skipped as why:
@@ -138,9 +153,11 @@ def _ingest(
     to_embed = [c.passage() for chunks, vecs in per_file if vecs is None for c in chunks]
     if to_embed:
         log(f"embedding {len(to_embed)} chunks with {embedder.name}")
-    fresh = embedder.embed(to_embed, progress=progress) if to_embed else None
+    with report.timed("embed"):
+        fresh = embedder.embed(to_embed, progress=progress) if to_embed else None
     vectors = _assemble_vectors(per_file, fresh)
-    kept = collapse_near_duplicates(all_chunks, frozenset(scraped), config.dedup_threshold)
+    with report.timed("dedup"):
+        kept = collapse_near_duplicates(all_chunks, frozenset(scraped), config.dedup_threshold)
     served = [chunk for _, chunk in kept]
     served_vectors = vectors[[row for row, _ in kept]]
 
@@ -149,6 +166,7 @@ def _ingest(
         version=version,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         embedder_name=embedder.name,
+        embedder_backend=embedder.backend,
         dim=int(vectors.shape[1]),
         chunk_count=len(served),
         hnsw_m=config.hnsw.m,
@@ -165,9 +183,11 @@ def _ingest(
     report.chunks_indexed = len(served)
     report.chunks_embedded = len(to_embed)
     report.seconds = time.perf_counter() - started
-    index = HnswIndex.build(served_vectors, config.hnsw)
-    bm25 = Bm25Index.build([c.passage() for c in served])
-    store.write(manifest, served, index, bm25, records, all_chunks, vectors, report.as_dict())
+    with report.timed("index"):
+        index = HnswIndex.build(served_vectors, config.hnsw)
+        bm25 = Bm25Index.build([c.passage() for c in served])
+    with report.timed("write"):
+        store.write(manifest, served, index, bm25, records, all_chunks, vectors, report.as_dict())
     report.seconds = time.perf_counter() - started
     store.write_report(report.as_dict())
     return report

@@ -113,9 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="default: NOTES_QA_GENERATOR_MODEL")
 
     # The CLI is the composition root: it alone reaches into the eval stage, for its subcommands.
+    from eval.bench.run import add_command as add_bench
     from eval.commands import add_commands
 
     add_commands(command)
+    add_bench(command)
     return parser
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from index.hnsw import HnswParams
 from index.store import IndexStore
 from ingest.chunking import ChunkingConfig
-from ingest.embedder import SentenceTransformerEmbedder
+from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.pipeline import IngestConfig
 from service.answerability import AnswerabilityModel
 from service.answering import Answerer
@@ -17,7 +17,28 @@ from service.retriever import Retriever
 from service.settings import Settings
 
 
-def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def build_embedder(settings: Settings) -> Embedder:
+    backend = settings.embedder_backend
+    if backend == "openai":
+        from ingest.remote_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            settings.embedder_openai_base_url,
+            settings.embedder_openai_model,
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_timeout_s,
+            settings.embed_batch_size,
+        )
+    if backend in ("onnx", "onnx-int8"):
+        from ingest.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.embedder_path,
+            settings.embedder_name,
+            settings.model_cache_dir,
+            "int8" if backend == "onnx-int8" else "fp32",
+            settings.embed_batch_size,
+        )
     return SentenceTransformerEmbedder(settings.embedder_path, settings.embedder_name, settings.embed_batch_size)
 
 
@@ -60,7 +81,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
 
 def build_answerer(
     settings: Settings,
-    embedder: SentenceTransformerEmbedder | None = None,
+    embedder: Embedder | None = None,
     generator: Generator | None = None,
     answerability: AnswerabilityModel | None = None,
 ) -> Answerer:

@@ -68,7 +68,7 @@ class Retriever:
         if self.ef_search:
             m = loaded.manifest
             loaded.index.params = HnswParams(m.hnsw_m, m.hnsw_ef_construction, self.ef_search)
-        loaded.manifest.check_compatible(self.embedder.name, self.embedder.dim)
+        loaded.manifest.check_compatible(self.embedder.name, self.embedder.dim, self.embedder.backend)
         return loaded
 
     @property

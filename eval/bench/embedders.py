@@ -1,0 +1,92 @@
+"""Embedder backends in one run: chunks/s on generated note passages, query embedding p50/p95, and agreement with
+torch fp32 (cosine on the bundled chunks, top-5 retrieval overlap on the eval questions)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.bench import vault
+from eval.bench.retrieval import QUESTION_FILES, bench_questions
+from eval.bench.timing import time_each
+from ingest.chunking import ChunkingConfig, chunk_document
+from ingest.cleaning import clean
+from ingest.embedder import Embedder
+from ingest.reading import find_notes, read_note
+
+
+def passages(notes_dir: Path) -> list[str]:
+    out: list[str] = []
+    for path in find_notes(notes_dir):
+        note = read_note(notes_dir, path, 5_000_000)
+        out += [c.passage() for c in chunk_document(clean(note.path, note.text), ChunkingConfig())]
+    return out
+
+
+def run(embedders: dict[str, Embedder], notes_dir: Path, sample: int, log: Any = print) -> dict[str, Any]:
+    """``embedders`` maps a label to a backend; the first is the reference (torch fp32)."""
+    with tempfile.TemporaryDirectory(prefix="notes-qa-bench-") as tmp:
+        generated = vault.generate(Path(tmp), max(sample // 7, 1), vault.sentences(notes_dir))
+        texts = passages(generated.root)[:sample]
+    bundled = passages(notes_dir)
+    questions = bench_questions(100)
+    rows: dict[str, Any] = {}
+    reference: tuple[np.ndarray, np.ndarray] | None = None
+    for label, embedder in embedders.items():
+        started = time.perf_counter()
+        embedder.warm_up()
+        warm_s = time.perf_counter() - started
+        started = time.perf_counter()
+        embedder.embed(texts)
+        rate = len(texts) / (time.perf_counter() - started)
+        query = time_each(lambda q, e=embedder: e.embed([q]), questions)  # type: ignore[misc]
+        chunk_vectors, question_vectors = embedder.embed(bundled), embedder.embed(questions)
+        row: dict[str, Any] = {
+            "backend": embedder.backend, "name": embedder.name, "warm_up_s": round(warm_s, 2),
+            "chunks_per_s": round(rate, 1), "query": query.as_dict(),
+        }  # fmt: skip
+        if reference is None:
+            reference = (chunk_vectors, question_vectors)
+        cosines = (chunk_vectors * reference[0]).sum(axis=1)
+        row["cosine_min"], row["cosine_mean"] = round(float(cosines.min()), 5), round(float(cosines.mean()), 5)
+        row["top5_overlap"] = round(_top5_overlap(chunk_vectors @ question_vectors.T, reference[0] @ reference[1].T), 3)
+        row["hit@5"] = _hit_at_5(embedder, notes_dir)
+        row["speedup"] = round(rate / rows[next(iter(rows))]["chunks_per_s"], 2) if rows else 1.0
+        rows[label] = row
+        log(f"  embedder {label:<10} {rate:7.1f} chunks/s (×{row['speedup']})  query p50 {query.p50_ms:6.2f} ms  "
+            f"cosine min {row['cosine_min']:.4f}  top-5 overlap {row['top5_overlap']:.3f}  hit@5 {row['hit@5']}")  # fmt: skip
+    return {"sample_chunks": len(texts), "bundled_chunks": len(bundled), "questions": len(questions), "backends": rows}
+
+
+def _top5_overlap(scores: np.ndarray, reference: np.ndarray) -> float:
+    """Mean share of each question's top-5 chunks (by the reference) that the backend also ranks top-5."""
+    top = np.argsort(-scores, axis=0)[:5].T
+    ref = np.argsort(-reference, axis=0)[:5].T
+    return float(np.mean([len(set(a) & set(b)) / 5 for a, b in zip(top, ref, strict=True)]))
+
+
+def _hit_at_5(embedder: Embedder, notes_dir: Path) -> dict[str, float]:
+    """The product's hybrid retrieval hit@5 on each eval set, on an index this backend built."""
+    from eval.metrics import first_relevant_rank, hit_at_k
+    from eval.questions import load_questions
+    from index.store import IndexStore
+    from ingest.pipeline import IngestConfig, run_ingest
+    from service.retriever import Retriever
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="notes-qa-bench-") as tmp:
+        store = IndexStore(Path(tmp))
+        run_ingest(notes_dir, store, embedder, IngestConfig())
+        retriever = Retriever(store, embedder, "hybrid")
+        for name in QUESTION_FILES:
+            questions = [q for q in load_questions(Path(name))[0] if q.answerable and q.evidences]
+            ranks = [
+                first_relevant_rank([h.chunk.passage() for h in retriever.retrieve(q.question, 10)], q.evidences)
+                for q in questions
+            ]
+            out[Path(name).stem] = round(float(np.mean([hit_at_k(r, 5) for r in ranks])), 3)
+    return out
