@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,21 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=Path("eval-runs/load-server.log"))
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout
+    with running_server(args.log, {"NOTES_QA_RATE_LIMIT": args.rate_limit}) as (base, server):
+        # Real clients do not share the server's CPU: this one yields it (like the model process does).
+        os.nice(CLIENT_NICENESS)
+        return run(base, server, args, deadline)
+
+
+@contextmanager
+def running_server(log_path: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``notes-qa serve`` with the configured models (NOTES_QA_* as usual, plus ``env``) on a free loopback port,
+    logging to ``log_path``; yields (base URL, process) at once and stops its process group on exit."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args.log.parent.mkdir(parents=True, exist_ok=True)
-    with args.log.open("wb") as log:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NOTES_QA_LOG_LEVEL": "WARNING", "NOTES_QA_RATE_LIMIT": args.rate_limit},
+            env={**os.environ, "NOTES_QA_LOG_LEVEL": "WARNING", **env},
             start_new_session=True,
         )
-        # Real clients do not share the server's CPU: this one yields it (like the model process does).
-        os.nice(CLIENT_NICENESS)
         try:
-            return run(base, server, args, deadline)
+            yield f"http://127.0.0.1:{port}", server
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:

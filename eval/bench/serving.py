@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,33 +15,16 @@ from typing import Any
 import httpx
 
 from eval.bench.timing import summarise
-from eval.load import free_port, post, rss_mb, wait_ready
+from eval.load import post, rss_mb, running_server, wait_ready
 
 
 @contextmanager
 def server(log_path: Path, timeout_s: float = 300) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """``notes-qa serve`` on a free loopback port; yields (base URL, process, seconds from start to /ready)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "NOTES_QA_LOG_LEVEL": "WARNING", "NOTES_QA_RATE_LIMIT": "100000/minute"},
-            start_new_session=True,
-        )
-        try:
-            wait_ready(base, process, time.monotonic() + timeout_s)
-            yield base, process, time.monotonic() - started
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    started = time.monotonic()
+    with running_server(log_path, {"NOTES_QA_RATE_LIMIT": "100000/minute"}) as (base, process):
+        wait_ready(base, process, time.monotonic() + timeout_s)
+        yield base, process, time.monotonic() - started
 
 
 def run(questions: list[str], clients: list[int], per_client: int, log_path: Path, log: Any = print) -> dict[str, Any]:
