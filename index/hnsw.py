@@ -66,7 +66,10 @@ class HnswIndex:
 
     @classmethod
     def load(cls, path: Path, params: HnswParams) -> HnswIndex:
-        index = faiss.read_index(str(path))
+        """The stored vectors are memory-mapped (``IO_FLAG_MMAP_IFC``), not copied: a large index opens in
+        milliseconds, its pages are shared between workers and the page cache, and only the graph is read into memory.
+        Versions are never modified in place, and a pruned version's mapping stays valid until it is closed."""
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
         if not isinstance(index, faiss.IndexHNSWFlat):
             raise ValueError(f"{path} is not an HNSW flat index")
         return cls(index, params)

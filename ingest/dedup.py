@@ -1,7 +1,8 @@
 """Collapse near-duplicate chunks across files (e.g. a page scrape and the markdown of the same document).
 
 Two chunks are near-duplicates when their word 3-gram sets overlap by at least ``threshold`` of the smaller
-one. One copy is kept and records the other locations in ``also_in``; a copy from a page scrape (a lossy
+one — or, when the smaller one is too short for overlap to mean copying (fewer than ``MIN_SHINGLES`` 3-grams: a
+few words turn up inside unrelated text by chance), when their 3-gram sets are equal. One copy is kept and records the other locations in ``also_in``; a copy from a page scrape (a lossy
 rendering) is dropped in favour of one from a clean source.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import replace
 from ingest.types import Chunk, Location
 
 _WORD = re.compile(r"[0-9a-z]+")
+MIN_SHINGLES = 6  # about eight words
 
 
 def shingles(text: str, n: int = 3) -> frozenset[str]:
@@ -27,6 +29,12 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+def near_copies(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    if min(len(a), len(b)) < MIN_SHINGLES:
+        return bool(a) and a == b
+    return overlap(a, b) >= threshold
 
 
 def collapse_near_duplicates(
@@ -54,7 +62,7 @@ def collapse_near_duplicates(
             (
                 kept[pos]
                 for pos in sorted(candidates)  # the first in keeping order wins, as when comparing every pair
-                if chunks[kept[pos]].file != chunks[i].file and overlap(sets[i], sets[kept[pos]]) >= threshold
+                if chunks[kept[pos]].file != chunks[i].file and near_copies(sets[i], sets[kept[pos]], threshold)
             ),
             None,
         )

@@ -35,6 +35,7 @@ class OnnxEmbedder:
         self.dim = 0
         self._session: Any = None
         self._tokenizer: Any = None
+        self._release: Any = None
 
     def warm_up(self) -> None:
         if self._session is not None:
@@ -50,6 +51,9 @@ class OnnxEmbedder:
         tokenizer.no_padding()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_mem_pattern = False  # its plans are cached per input shape: with varying lengths they only grow
+        self._release = ort.RunOptions()
+        self._release.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
         self.dim = int(self._session.get_outputs()[0].shape[-1] or self._probe_dim())
@@ -71,11 +75,13 @@ class OnnxEmbedder:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc="embedding", unit="batch")
-        for batch in batches:
-            out[batch] = self._run([encodings[i] for i in batch])
+        for n, batch in enumerate(batches):
+            out[batch] = self._run([encodings[i] for i in batch], release=n == len(batches) - 1)
         return out
 
-    def _run(self, encodings: list[Any]) -> np.ndarray:
+    def _run(self, encodings: list[Any], release: bool = False) -> np.ndarray:
+        """One padded batch. ``release``: hand the arena's grown buffers back after this run (the last of a call), so a
+        long-running server holds what one query needs, not the peak of the largest batch it ever embedded."""
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -83,7 +89,7 @@ class OnnxEmbedder:
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+        return np.asarray(self._session.run(None, feeds, self._release if release else None)[0], dtype=np.float32)
 
 
 def _check_model(source: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.admission import Admission
 from service.answering import Answerer
 from service.components import build_answerer
+from service.heap import return_freed_memory_promptly
 from service.observability import Metrics, RequestContext
 from service.openai_compat import install_openai_errors
 from service.openai_compat import router as openai_router
@@ -30,6 +31,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys.load()
+        return_freed_memory_promptly()
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.admission = Admission(settings.max_running_answers, settings.max_waiting_answers)

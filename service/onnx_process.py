@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from ingest.embedder import ModelUnavailable
 from service.generator import GeneratorUnavailable, Prompt
+from service.heap import return_freed_memory_promptly
 
 START_TIMEOUT_S = 300.0
 # The model runs at a lower CPU priority than the server: with both cores busy generating, the HTTP loop still gets
@@ -33,6 +34,7 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     os.nice(NICENESS)
+    return_freed_memory_promptly()
 
     def send(kind: str, value: object = None) -> None:
         out.write(json.dumps({"kind": kind, "value": value}) + "\n")

@@ -6,7 +6,7 @@ import random
 
 from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.cleaning import clean
-from ingest.dedup import collapse_near_duplicates, overlap, shingles
+from ingest.dedup import collapse_near_duplicates, near_copies, shingles
 from ingest.reading import find_notes, read_note
 from ingest.types import Chunk
 from tests.conftest import NOTES
@@ -22,7 +22,7 @@ def every_pair(chunks: list[Chunk], scraped: frozenset[str], threshold: float = 
     keeper_of: dict[int, int] = {}
     for i in order:
         match = next(
-            (k for k in kept if chunks[k].file != chunks[i].file and overlap(sets[i], sets[k]) >= threshold), None
+            (k for k in kept if chunks[k].file != chunks[i].file and near_copies(sets[i], sets[k], threshold)), None
         )
         if match is None:
             kept.append(i)
@@ -74,3 +74,17 @@ def test_planted_near_duplicates_collapse_and_distinct_chunks_do_not() -> None:
     assert got == every_pair(chunks, frozenset())
     assert len(got) == 400  # every planted copy collapsed into its original, no distinct chunk merged
     assert sum(len(c.also_in) for _, c in got) == planted
+
+
+def test_a_few_words_found_inside_unrelated_text_are_not_a_copy() -> None:
+    long = "The t-Distributed Stochastic Neighbor Embedding method is a technique for reducing dimensions of data."
+    chunks = [
+        Chunk("a.md", "H", 1, 3, long),
+        Chunk("b.md", "H", 1, 1, "Stochastic Neighbor Embedding method"),  # 2 3-grams, both inside `long`
+        Chunk("c.md", "H", 1, 1, "See image"),
+        Chunk("d.md", "H", 1, 1, "See image."),  # the same short text in another file is still one passage
+    ]
+    got = collapse_near_duplicates(chunks)
+    assert [c.file for _, c in got] == ["a.md", "b.md", "d.md"]  # the longer text of the two is kept
+    assert got[2][1].also_in[0].file == "c.md"
+    assert got == every_pair(chunks, frozenset())

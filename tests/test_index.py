@@ -77,6 +77,22 @@ def test_save_load_gives_identical_results(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a_scores, b_scores)
 
 
+def test_load_maps_the_vectors_instead_of_copying_them(tmp_path: Path) -> None:
+    import psutil
+
+    data = np.random.default_rng(6).standard_normal((60_000, 384)).astype(np.float32)  # 92 MB of vectors
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    index = HnswIndex.build(data, HnswParams(m=8, ef_construction=16, ef_search=16))
+    index.save(tmp_path / "i.faiss")
+    del index
+    process = psutil.Process()
+    before = process.memory_info().rss
+    loaded = HnswIndex.load(tmp_path / "i.faiss", HnswParams(m=8, ef_construction=16, ef_search=16))
+    grown = process.memory_info().rss - before
+    assert grown < data.nbytes / 4, f"loading read {grown / 1e6:.0f} MB for {data.nbytes / 1e6:.0f} MB of vectors"
+    np.testing.assert_array_equal(loaded.vectors([0, 59_999]), data[[0, 59_999]])  # and they read back exactly
+
+
 def test_k_larger_than_index_and_wrong_dimension() -> None:
     index = HnswIndex.build(unit_vectors(3, seed=6), HnswParams())
     _, ids = index.search(unit_vectors(1, seed=7), 10)

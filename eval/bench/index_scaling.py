@@ -19,7 +19,7 @@ QUERIES = 200
 K = 10
 # From 1M vectors on, only the default M is built, with a smaller efConstruction: the default (200) takes ~15 min
 # there on 2 cores, over the whole bench's budget. Search quality at 1M is therefore a lower bound.
-BIG_EF_CONSTRUCTION = 80
+BIG_EF_CONSTRUCTION = 40
 
 
 def unit_vectors(n: int, seed: int) -> np.ndarray:

@@ -35,7 +35,7 @@ def sentences(notes_dir: Path) -> list[str]:
 
 
 def generate(root: Path, notes: int, pool: list[str], seed: int = 7, planted_share: float = 0.05) -> Vault:
-    """``notes`` files under ``root`` in 20 folders; each has 3–5 sections of 4–9 sentences (~10 chunks of
+    """``notes`` files under ``root`` in 20 folders; each has 4–6 sections of 6–15 sentences (~10 chunks of
     900 characters); the last ``planted_share`` of them are near-copies of earlier ones."""
     rng = random.Random(seed)
     vocabulary = sorted({w for sentence in pool for w in sentence.split() if w.isalpha()})
@@ -59,7 +59,7 @@ def generate(root: Path, notes: int, pool: list[str], seed: int = 7, planted_sha
 
 def _note(rng: random.Random, pool: list[str], vocabulary: list[str], i: int) -> str:
     lines = [f"# Study note {i}", ""]
-    for s in range(rng.randint(3, 5)):
+    for s in range(rng.randint(4, 6)):
         lines += [f"## Part {s + 1}: {' '.join(rng.sample(vocabulary, 4))}", ""]
         for _ in range(rng.randint(2, 3)):
             lines += [
