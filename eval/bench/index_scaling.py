@@ -22,6 +22,8 @@ K = 10
 BIG_EF_CONSTRUCTION = 80  # 40 was tried: recall@10 0.88 at efSearch 128, 0.93 at 256
 # The exact baselines take 60-120 ms a query at 1M: timed on this many of the queries there (all are used for recall).
 BIG_BASELINE_QUERIES = 50
+# M is swept at 10k vectors (its effect shows there, in seconds); larger sizes build only the default M.
+M_SWEEP_MAX = 10_000
 
 
 def unit_vectors(n: int, seed: int) -> np.ndarray:
@@ -41,8 +43,8 @@ def rss_mb() -> float:
 
 
 def run(sizes: list[int], sweep: list[tuple[int, int]], defaults: HnswParams, log: Any = print) -> list[dict[str, Any]]:
-    """One row per (size, M, efSearch). ``sweep`` lists (M, efSearch) pairs; from 1M vectors on, only the default
-    M is built (see BIG_EF_CONSTRUCTION) and searched with each efSearch of the sweep."""
+    """One row per (size, M, efSearch). ``sweep`` lists (M, efSearch) pairs; above ``M_SWEEP_MAX`` vectors only the
+    default M is built and searched with each efSearch of the sweep (from 1M on with BIG_EF_CONSTRUCTION)."""
     rows: list[dict[str, Any]] = []
     for size in sizes:
         data = unit_vectors(size, seed=size)
@@ -58,7 +60,7 @@ def run(sizes: list[int], sweep: list[tuple[int, int]], defaults: HnswParams, lo
         timed = singles[:BIG_BASELINE_QUERIES] if big else singles
         flat_t = time_each(partial(_flat_search, flat), timed)
         numpy_t = time_each(partial(_numpy_search, data), timed)
-        configs = [(defaults.m, ef) for ef in sorted({ef for _, ef in sweep})] if big else sweep
+        configs = [(defaults.m, ef) for ef in sorted({ef for _, ef in sweep})] if size > M_SWEEP_MAX else sweep
         ef_construction = BIG_EF_CONSTRUCTION if big else defaults.ef_construction
         for m in sorted({m for m, _ in configs}):
             before = rss_mb()

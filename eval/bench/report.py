@@ -152,8 +152,8 @@ def _index(results: dict[str, Any]) -> list[str]:
         "## Index scaling: HNSW on synthetic 384-d unit vectors (clustered, seeded)",
         "",
         "Search is one query at a time, k=10; recall@10 is against exact search; memory is the process's RSS "
-        "growth while building. **Bold**: the defaults. From 1M vectors on only the default M is built, with a "
-        "smaller efConstruction (the default takes ~15 min there on 2 cores; efConstruction 40 was tried and gave recall@10 "
+        "growth while building. **Bold**: the defaults. M is swept at 10k vectors; larger sizes build only the "
+        "default M, and from 1M vectors on with a smaller efConstruction (the default takes ~15 min there on 2 cores; efConstruction 40 was tried and gave recall@10 "
         "0.88 at efSearch 128), and the exact baselines are timed on 50 of the 200 queries. These clustered vectors are easier than "
         "real embeddings (recall is near 1 even at efSearch 64): read recall here as an upper bound.",
         "",

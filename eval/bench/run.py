@@ -64,19 +64,17 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
         ingest_scaling.run(
             1_000 if quick else 10_000, ingest_scaling.RandomEmbedder(), config, settings.notes_dir, log
         ),
-        ingest_scaling.run(40 if quick else 400, embedder, config, settings.notes_dir, log),
+        ingest_scaling.run(40 if quick else 320, embedder, config, settings.notes_dir, log),
     ]
 
     if settings.generator_backend in ("onnx", "transformers"):
         generator = build_generator(settings)
         tokenizer = _tokenizer(settings)
         sizes = [200, 500] if quick else [200, 500, 1000]
-        results["generation"] = generation.run(
-            generator, tokenizer, settings.notes_dir, sizes, repeats=2 if quick else 3, log=log
-        )
+        results["generation"] = generation.run(generator, tokenizer, settings.notes_dir, sizes, repeats=2, log=log)
     questions = retrieval.bench_questions(160)
     results["serving"] = serving.run(
-        questions, [1, 2] if quick else [1, 2, 4], 2 if quick else 4, Path("eval-runs/bench-server.log"), log=log
+        questions, [1, 2] if quick else [1, 2, 4], 2 if quick else 3, Path("eval-runs/bench-server.log"), log=log
     )
     results["seconds"] = time.perf_counter() - started
     for path in write(results, args.out, args.markdown):
