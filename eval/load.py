@@ -131,14 +131,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def running_server(log_path: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``notes-qa serve`` with the configured models (NOTES_QA_* as usual, plus ``env``) on a free loopback port,
-    logging to ``log_path``; yields (base URL, process) at once and stops its process group on exit."""
+def running_server(
+    log_path: Path, env: dict[str, str], args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``notes-qa serve [args]`` with the configured models (NOTES_QA_* as usual, plus ``env``) on a free loopback
+    port, logging to ``log_path``; yields (base URL, process) at once and stops its process group on exit."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "NOTES_QA_LOG_LEVEL": "WARNING", **env},

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from service.schemas import ScopeIn
+
 
 class Question(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -23,6 +25,7 @@ class Question(BaseModel):
     evidence_2: str | None = None
     kind: str = "other"
     unanswerable_type: str | None = None
+    scope: ScopeIn | None = None  # asked only of these notes, as `/ask` with a `scope`
 
     @property
     def evidences(self) -> list[str]:

@@ -51,15 +51,12 @@ RANKING_DEPTH = 10
 
 
 def run_questions(answerer: Answerer, questions: Iterable[Question], top_k: int | None, progress: bool) -> list[Result]:
-    items = list(questions)
-    return [
-        score(
-            q,
-            answerer.answer(q.question, top_k),
-            [h.chunk.passage() for h in answerer.search(q.question, RANKING_DEPTH)],
-        )
-        for q in tqdm(items, disable=not progress, unit="q")
-    ]
+    results = []
+    for q in tqdm(list(questions), disable=not progress, unit="q"):
+        scope = q.scope.to_scope() if q.scope else None
+        ranking = [h.chunk.passage() for h in answerer.search(q.question, RANKING_DEPTH, scope)]
+        results.append(score(q, answerer.answer(q.question, top_k, scope=scope), ranking))
+    return results
 
 
 def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Result:

@@ -56,13 +56,20 @@ class Bm25Index:
         )
         return sorted(m for m, _, _ in matches)
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of chunks sharing at least one term with the query, best first."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of chunks sharing at least one term with the query, best first; only ``allowed`` ids
+        when given (masked inside the scoring, so k of them come back when they match)."""
         terms = [r for t in _tokens([query])[0] for r in self.resolve(t)]
         n_docs = int(self._model.scores["num_docs"])
         if not terms or n_docs == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        ids, scores = self._model.retrieve([terms], k=min(k, n_docs), show_progress=False)
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(n_docs, dtype=np.float32)
+            mask[allowed] = 1.0
+        ids, scores = self._model.retrieve(
+            [terms], k=min(k, n_docs), show_progress=False, weight_mask=mask, n_threads=0
+        )
         keep = scores[0] > 0
         return scores[0][keep].astype(np.float32), ids[0][keep].astype(np.int64)
 

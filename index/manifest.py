@@ -27,6 +27,8 @@ class Manifest(BaseModel):
     fingerprint: str  # sha256 over (path, content sha256) of every indexed file + chunking parameters
     # the answerability model trained by `notes-qa calibrate` on this index, if any (else the shipped default)
     answerability: dict[str, Any] | None = None
+    notes_root: str | None = None  # the notes folder it was built from (absolute): citations link into it
+    obsidian_vault: str | None = None  # that folder's name when it is an Obsidian vault (it has `.obsidian/`)
 
     def check_compatible(self, embedder_name: str, dim: int, backend: str = "") -> None:
         """Refuse an embedder whose vectors differ from the index's: another model, or the same model with other

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from index.scope import Scope, allowed_rows
 from index.store import Snapshot
 from ingest.types import Chunk
 
@@ -21,15 +22,27 @@ class Hit:
     rank: int  # 1-based, in the mode's ranking
 
 
-def search(snapshot: Snapshot, question: str, query: np.ndarray, k: int, mode: RetrievalMode = "hybrid") -> list[Hit]:
+def search(
+    snapshot: Snapshot,
+    question: str,
+    query: np.ndarray,
+    k: int,
+    mode: RetrievalMode = "hybrid",
+    scope: Scope | None = None,
+) -> list[Hit]:
+    """The top-k passages; with a ``scope``, only passages in it (``NothingInScope`` when it holds none)."""
+    allowed = allowed_rows(snapshot.chunks, scope) if scope and not scope.is_everything else None
     pool = max(k * 4, 20)
     if mode == "dense":
-        ranked = _dense_ids(snapshot, query, k)
+        ranked = _dense_ids(snapshot, query, k, allowed)
     elif mode == "bm25":
-        ranked = [int(i) for i in snapshot.bm25.search(question, k)[1]]
+        ranked = [int(i) for i in snapshot.bm25.search(question, k, allowed)[1]]
     else:
         ranked = reciprocal_rank_fusion(
-            [_dense_ids(snapshot, query, pool), [int(i) for i in snapshot.bm25.search(question, pool)[1]]]
+            [
+                _dense_ids(snapshot, query, pool, allowed),
+                [int(i) for i in snapshot.bm25.search(question, pool, allowed)[1]],
+            ]
         )[:k]
     cosines = snapshot.index.vectors(ranked) @ query.astype(np.float32) if ranked else np.zeros(0)
     return [Hit(snapshot.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ranked, cosines, strict=True), 1)]
@@ -44,6 +57,6 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[in
     return sorted(scores, key=lambda item: -scores[item])
 
 
-def _dense_ids(snapshot: Snapshot, query: np.ndarray, k: int) -> list[int]:
-    _, ids = snapshot.index.search(query.reshape(1, -1), k)
+def _dense_ids(snapshot: Snapshot, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:
+    _, ids = snapshot.index.search(query.reshape(1, -1), k, allowed=allowed)
     return [int(i) for i in ids[0] if i >= 0]

@@ -25,7 +25,7 @@ import numpy as np
 from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
-from ingest.types import Chunk, Location
+from ingest.types import Chunk, FileRecord, Location
 
 KEEP_VERSIONS = 3
 
@@ -45,17 +45,6 @@ class IndexBusy(RuntimeError):
 def new_version_id(fingerprint: str) -> str:
     """Sortable by creation time; the fingerprint's head tells versions of the same content apart at a glance."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + fingerprint[:8]
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """What ingest learned about one file; ``chunks``/``vectors`` are its pre-dedup chunks (for reuse)."""
-
-    path: str
-    sha256: str
-    status: str  # indexed | skipped | failed
-    reason: str = ""
-    n_chunks: int = 0
 
 
 @dataclass
@@ -249,5 +238,6 @@ def _read_chunks(path: Path) -> list[Chunk]:
             raw = json.loads(line)
             raw["also_in"] = tuple(Location(**loc) for loc in raw.get("also_in", []))
             raw["lines"] = tuple(raw.get("lines", ()))
+            raw["tags"] = tuple(raw.get("tags", ()))
             chunks.append(Chunk(**raw))
     return chunks

@@ -15,7 +15,7 @@ from ingest.blocks import Block, heading_title, parse_blocks
 from ingest.types import HEADING_SEP, Chunk, Document
 
 # Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
-CHUNKER_VERSION = 4  # 4: chunks record each text line's file line (evidence units cite exact lines)
+CHUNKER_VERSION = 5  # 4: chunks record each text line's file line (evidence units cite exact lines); 5: tags, date
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,7 @@ def _pack(
         members = ([head] if head else []) + group
         start, end = min(b.start for b in members), max(b.end for b in members)
         text, line_map = _join(members)
-        chunks.append(
-            Chunk(file=doc.path, heading=path or title, start_line=start, end_line=end, text=text, lines=line_map)
-        )
+        chunks.append(Chunk(doc.path, path or title, start, end, text, lines=line_map, tags=doc.tags, date=doc.date))
     return chunks
 
 

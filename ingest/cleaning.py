@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from typing import Any
 
 import yaml
 
+from ingest.html_notes import HTML_SUFFIXES, html_to_text
+from ingest.note_metadata import front_matter_tags, inline_tags, iso_date, unique
+from ingest.org import org_to_markdown
 from ingest.types import DocFormat, Document
+from ingest.vault_syntax import rewrite_vault_syntax
 
 # Lines a GitHub "view file" page scrape carries around the content.
 _CHROME_LINE = re.compile(
@@ -31,15 +36,40 @@ _VIEW_SET = re.compile(r"^view set$", re.IGNORECASE)
 _MD_STRUCTURE = re.compile(r"^(#{1,6} \S|\*\*[^*].*\*\*[\s:]*$|```)")
 
 
-def clean(path: str, text: str) -> Document:
+def clean(path: str, text: str, modified: str = "") -> Document:
+    """``modified``: the file's modification day, the note's date when its front matter gives none."""
+    page_title = ""
+    if path.lower().endswith(HTML_SUFFIXES):
+        text, page_title = html_to_text(text)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    metadata = _strip_front_matter(lines)
+    org_tags: list[str] = []
+    front: dict[str, Any] = {}
+    if path.lower().endswith(".org"):
+        org_meta, org_tags, org_day = org_to_markdown(lines)
+        front = {**org_meta, **({"date": org_day} if org_day else {})}
+    else:
+        front = _strip_front_matter(lines)
+    properties = rewrite_vault_syntax(lines)
+    front = {**front, "tags": [*front_matter_tags(front), *properties.get("tags", [])]}
+    aliases = [*_as_list(front.get("aliases", front.get("alias"))), *properties.get("alias", [])]
+    if aliases:
+        front["aliases"] = aliases
+    metadata = _metadata(front)
+    if page_title:
+        metadata.setdefault("title", page_title)
     scraped = _strip_page_chrome(lines)
     flashcards = _strip_flashcard_export(lines, metadata)
     fmt: DocFormat = "flashcards" if flashcards else _detect_format(path, lines)
-    return Document(path=path, lines=tuple(lines), format=fmt, metadata=metadata, scraped=scraped)
+    tags = unique([*front_matter_tags(front), *org_tags, *inline_tags(lines)])
+    return Document(path, tuple(lines), fmt, metadata, scraped, tags, iso_date(front.get("date")) or modified)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
 
 
 def _blank(lines: list[str], start: int, end: int) -> None:
@@ -47,8 +77,8 @@ def _blank(lines: list[str], start: int, end: int) -> None:
         lines[i] = ""
 
 
-def _strip_front_matter(lines: list[str]) -> dict[str, str]:
-    """TOML (+++) or YAML (---) front matter at the top: blank it, keep title/tags/date as metadata."""
+def _strip_front_matter(lines: list[str]) -> dict[str, Any]:
+    """TOML (+++) or YAML (---) front matter at the top: blank it and return its keys ({} when none or invalid)."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None or lines[first].strip() not in ("+++", "---"):
         return {}
@@ -62,10 +92,13 @@ def _strip_front_matter(lines: list[str]) -> dict[str, str]:
     except (tomllib.TOMLDecodeError, yaml.YAMLError):
         raw = None
     _blank(lines, first, end + 1)
-    if not isinstance(raw, dict):
-        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _metadata(raw: dict[str, Any]) -> dict[str, str]:
+    """Title, date and tags as display strings."""
     meta: dict[str, str] = {}
-    for key in ("title", "date", "tags"):
+    for key in ("title", "date", "tags", "aliases"):
         value = raw.get(key)
         if value in (None, "", []):
             continue
@@ -118,7 +151,7 @@ def _strip_flashcard_export(lines: list[str], metadata: dict[str, str]) -> bool:
 
 
 def _detect_format(path: str, lines: list[str]) -> DocFormat:
-    if path.lower().endswith((".md", ".markdown")):
+    if path.lower().endswith((".md", ".markdown", ".org", ".pdf", *HTML_SUFFIXES)):
         return "markdown"
     structured = sum(1 for line in lines if _MD_STRUCTURE.match(line))
     return "markdown" if structured >= 3 else "plaintext"

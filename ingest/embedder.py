@@ -7,9 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-
-class ModelUnavailable(RuntimeError):
-    """A model could not be found or loaded (message says which and how to install it)."""
+from ingest.types import ModelUnavailable
 
 
 class Embedder(Protocol):

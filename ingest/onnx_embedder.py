@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.embedder import ModelUnavailable, packaged_minilm_path
+from ingest.embedder import packaged_minilm_path
+from ingest.types import ModelUnavailable
 
 EXPORT_VERSION = 1  # bump when the exported graph changes
 Precision = Literal["fp32", "int8"]

@@ -1,39 +1,27 @@
-"""Ingest a notes folder into a new index version, re-embedding only the files whose content changed."""
+"""Ingest's own steps: read, clean and chunk every note (reusing the previous version's chunks and vectors for
+files whose content did not change), then embed the new chunks and collapse near-duplicates. Writing an index
+version from the result is the index stage's job (``index.build``): this module imports no other stage."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from index.bm25 import Bm25Index
-from index.hnsw import HnswIndex, HnswParams
-from index.manifest import Manifest
-from index.store import FileRecord, IndexStore, Snapshot, new_version_id
-from ingest.chunking import CHUNKER_VERSION, ChunkingConfig, chunk_document
+from ingest.chunking import ChunkingConfig, chunk_document
 from ingest.cleaning import clean
 from ingest.dedup import collapse_near_duplicates
 from ingest.embedder import Embedder
 from ingest.reading import Skipped, find_notes, read_note
-from ingest.types import Chunk
+from ingest.types import Chunk, FileRecord
 
 
 class IngestError(RuntimeError):
     """Ingest cannot proceed; the previous index (if any) is left untouched."""
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    hnsw: HnswParams = field(default_factory=HnswParams)
-    max_file_bytes: int = 5_000_000
-    dedup_threshold: float = 0.7
 
 
 @dataclass
@@ -70,33 +58,46 @@ class IngestReport:
         return asdict(self)
 
 
-def run_ingest(
-    notes_dir: Path,
-    store: IndexStore,
-    embedder: Embedder,
-    config: IngestConfig,
-    progress: bool = False,
-    log: Callable[[str], None] = lambda _: None,
-) -> IngestReport:
-    """Build a new index version from ``notes_dir`` (one writer at a time: ``IndexBusy`` if another runs)."""
-    if not notes_dir.is_dir():
-        raise IngestError(f"notes folder not found: {notes_dir}")
-    with store.writer():
-        return _ingest(notes_dir, store, embedder, config, progress, log)
+@dataclass(frozen=True)
+class Reusable:
+    """What the previous version holds: each file's record and every file's pre-dedup chunks with their vectors."""
+
+    files: dict[str, FileRecord]
+    chunks: list[Chunk]
+    vectors: np.ndarray
 
 
-def _ingest(
-    notes_dir: Path,
-    store: IndexStore,
-    embedder: Embedder,
-    config: IngestConfig,
-    progress: bool,
-    log: Callable[[str], None],
-) -> IngestReport:
-    started = time.perf_counter()
-    report = IngestReport(notes_dir=str(notes_dir))
-    previous = _reusable_previous(store, embedder, config, log)
-    old_chunks, old_vectors = previous.file_cache() if previous else ([], np.zeros((0, 0), np.float32))
+@dataclass
+class Collected:
+    """Every note read, cleaned and chunked; a file's vectors are ``None`` when it must be embedded."""
+
+    records: list[FileRecord]
+    per_file: list[tuple[list[Chunk], np.ndarray | None]]
+    scraped: frozenset[str]
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [c for chunks, _ in self.per_file for c in chunks]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """All chunks with their vectors (file order), and the ones to index after near-duplicate collapse."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    served: list[Chunk]
+    served_vectors: np.ndarray
+    n_embedded: int
+
+
+def collect(
+    notes_dir: Path, chunking: ChunkingConfig, max_file_bytes: int, reusable: Reusable | None, report: IngestReport
+) -> Collected:
+    """Read, clean and chunk every note under ``notes_dir``; a file whose content is unchanged since ``reusable``
+    keeps its chunks and vectors. One broken note is reported and skipped, never fatal."""
+    previous = reusable
+    old_chunks = previous.chunks if previous else []
     old_rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(old_chunks):
         old_rows.setdefault(chunk.file, []).append(row)
@@ -110,11 +111,11 @@ def _ingest(
         rel = path.relative_to(notes_dir).as_posix()
         try:
             with report.timed("read"):
-                note = read_note(notes_dir, path, config.max_file_bytes)
+                note = read_note(notes_dir, path, max_file_bytes)
             with report.timed("clean"):
-                doc = clean(note.path, note.text)
+                doc = clean(note.path, note.text, note.modified)
             with report.timed("chunk"):
-                chunks = chunk_document(doc, config.chunking)
+                chunks = chunk_document(doc, chunking)
             if not chunks:
                 raise Skipped("empty after cleaning")
         except Skipped as why:
@@ -129,92 +130,35 @@ def _ingest(
             scraped.add(rel)
         prev = previous.files.get(rel) if previous else None
         reuse = prev is not None and prev.sha256 == note.sha256 and rel in old_rows
-        vectors = old_vectors[old_rows[rel]] if reuse else None
+        vectors = previous.vectors[old_rows[rel]] if previous and reuse else None
         if reuse:
             chunks = [old_chunks[r] for r in old_rows[rel]]
         per_file.append((chunks, vectors))
         records.append(FileRecord(rel, note.sha256, "indexed", n_chunks=len(chunks)))
         report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=not reuse, encoding=note.encoding))
+    return Collected(records, per_file, frozenset(scraped))
 
-    all_chunks = [c for chunks, _ in per_file for c in chunks]
-    if not all_chunks:
-        store.write_report(report.as_dict())
-        raise IngestError(f"no indexable notes (.md, .markdown, .txt) in {notes_dir}")
-    fingerprint = _fingerprint(records, embedder.name, config)
-    if previous and previous.manifest.fingerprint == fingerprint:
-        report.changed = False
-        report.version = previous.manifest.version
-        report.chunks_total = len(all_chunks)
-        report.chunks_indexed = previous.manifest.chunk_count
-        report.seconds = time.perf_counter() - started
-        store.write_report(report.as_dict())
-        return report
 
-    to_embed = [c.passage() for chunks, vecs in per_file if vecs is None for c in chunks]
+def embed_and_collapse(
+    collected: Collected,
+    embedder: Embedder,
+    dedup_threshold: float,
+    report: IngestReport,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> Embedded:
+    """Embed the chunks of changed files, then collapse near-duplicates across files."""
+    all_chunks = collected.chunks
+    to_embed = [c.passage() for chunks, vecs in collected.per_file if vecs is None for c in chunks]
     if to_embed:
         log(f"embedding {len(to_embed)} chunks with {embedder.name}")
     with report.timed("embed"):
         fresh = embedder.embed(to_embed, progress=progress) if to_embed else None
-    vectors = _assemble_vectors(per_file, fresh)
+    vectors = _assemble_vectors(collected.per_file, fresh)
     with report.timed("dedup"):
-        kept = collapse_near_duplicates(all_chunks, frozenset(scraped), config.dedup_threshold)
+        kept = collapse_near_duplicates(all_chunks, collected.scraped, dedup_threshold)
     served = [chunk for _, chunk in kept]
-    served_vectors = vectors[[row for row, _ in kept]]
-
-    version = new_version_id(fingerprint)
-    manifest = Manifest(
-        version=version,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        embedder_name=embedder.name,
-        embedder_backend=embedder.backend,
-        dim=int(vectors.shape[1]),
-        chunk_count=len(served),
-        hnsw_m=config.hnsw.m,
-        hnsw_ef_construction=config.hnsw.ef_construction,
-        hnsw_ef_search=config.hnsw.ef_search,
-        chunk_max_chars=config.chunking.max_chars,
-        chunk_overlap_chars=config.chunking.overlap_chars,
-        chunker_version=CHUNKER_VERSION,
-        fingerprint=fingerprint,
-        answerability=previous.manifest.answerability if previous else None,
-    )
-    report.version = version
-    report.chunks_total = len(all_chunks)
-    report.chunks_indexed = len(served)
-    report.chunks_embedded = len(to_embed)
-    report.seconds = time.perf_counter() - started
-    with report.timed("index"):
-        index = HnswIndex.build(served_vectors, config.hnsw)
-        bm25 = Bm25Index.build([c.passage() for c in served])
-    with report.timed("write"):
-        store.write(manifest, served, index, bm25, records, all_chunks, vectors, report.as_dict())
-    report.seconds = time.perf_counter() - started
-    store.write_report(report.as_dict())
-    return report
-
-
-def _reusable_previous(
-    store: IndexStore, embedder: Embedder, config: IngestConfig, log: Callable[[str], None]
-) -> Snapshot | None:
-    """The current version, if its vectors can be reused (same embedder and chunking); else None."""
-    if not store.exists():
-        return None
-    try:
-        snapshot = store.load()
-    except Exception as exc:  # unreadable: rebuild from scratch rather than fail
-        log(f"previous index unreadable ({exc}); rebuilding from scratch")
-        return None
-    m = snapshot.manifest
-    same = (
-        m.embedder_name == embedder.name
-        and m.chunk_max_chars == config.chunking.max_chars
-        and m.chunk_overlap_chars == config.chunking.overlap_chars
-        and m.chunker_version == CHUNKER_VERSION
-    )
-    if not same:
-        log("embedder or chunking settings changed; re-embedding everything")
-        return None
-    return snapshot
+    return Embedded(all_chunks, vectors, served, vectors[[row for row, _ in kept]], len(to_embed))
 
 
 def _assemble_vectors(per_file: list[tuple[list[Chunk], np.ndarray | None]], fresh: np.ndarray | None) -> np.ndarray:
@@ -228,11 +172,3 @@ def _assemble_vectors(per_file: list[tuple[list[Chunk], np.ndarray | None]], fre
             offset += len(chunks)
         parts.append(vecs)
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
-
-
-def _fingerprint(records: list[FileRecord], embedder_name: str, config: IngestConfig) -> str:
-    h = hashlib.sha256()
-    h.update(f"{embedder_name}|{CHUNKER_VERSION}|{config.chunking}|{config.hnsw}|{config.dedup_threshold}".encode())
-    for r in sorted(records, key=lambda r: r.path):
-        h.update(f"{r.path}|{r.sha256}|{r.status}|{r.reason}\n".encode())
-    return h.hexdigest()

@@ -11,9 +11,12 @@ import codecs
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+from ingest.pdf_notes import PDF_SUFFIX, PdfUnreadable, pdf_to_text
+
+NOTE_SUFFIXES = (".md", ".markdown", ".txt", ".org", ".html", ".htm", ".pdf")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -29,6 +32,7 @@ class RawNote:
     text: str
     sha256: str
     encoding: str = "utf-8"  # how the bytes were decoded
+    modified: str = ""  # the file's modification day, YYYY-MM-DD (UTC)
 
 
 class Skipped(Exception):
@@ -60,16 +64,24 @@ def read_note(root: Path, path: Path, max_bytes: int) -> RawNote:
         if not target.is_relative_to(root.resolve()):
             raise Skipped("a link to a file outside the notes folder: not read")
     try:
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
         if size > max_bytes:
             raise Skipped(f"too large ({size:,} bytes > {max_bytes:,})")
         data = path.read_bytes()
     except OSError as exc:
         raise Skipped(f"unreadable ({exc.strerror or type(exc).__name__})") from exc
-    text, encoding = decode(data)
+    if path.suffix.lower() == PDF_SUFFIX:
+        try:
+            text, encoding = pdf_to_text(data), "pdf"
+        except PdfUnreadable as exc:
+            raise Skipped(str(exc)) from exc
+    else:
+        text, encoding = decode(data)
     if not text.strip():
         raise Skipped("empty")
-    return RawNote(path=rel, text=text, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding)
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC).date().isoformat()
+    return RawNote(rel, text, hashlib.sha256(data).hexdigest(), encoding, modified)
 
 
 def decode(data: bytes) -> tuple[str, str]:

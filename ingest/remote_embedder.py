@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.embedder import ModelUnavailable
+from ingest.types import ModelUnavailable
 
 
 class OpenAIEmbedder:

@@ -1,4 +1,5 @@
-"""The ingest stage's own types: a cleaned document and the chunks cut from it."""
+"""Types shared by the stages: a cleaned document, the chunks cut from it, what ingest learned about each file, and
+the error for a missing model. Later stages (index, service, eval) import them; this module imports no stage."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class Chunk:
     also_in: tuple[Location, ...] = ()
     # the file line of each line of ``text`` (0: a separator line of no file line); empty in pre-v4 indexes
     lines: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()  # the note's tags (front matter and inline #tags), lower case, without '#'
+    date: str = ""  # the note's date, YYYY-MM-DD: front matter `date`, else the file's modification day
 
     @property
     def id(self) -> str:
@@ -67,7 +70,24 @@ class Document:
     format: DocFormat
     metadata: dict[str, str] = field(default_factory=dict)
     scraped: bool = False  # a web-page rendering (chrome was stripped): a lossy copy, preferred last in dedup
+    tags: tuple[str, ...] = ()
+    date: str = ""
 
     @property
     def title(self) -> str:
         return self.metadata.get("title", "")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What ingest learned about one file (stored with each index version, to skip unchanged files next time)."""
+
+    path: str
+    sha256: str
+    status: str  # indexed | skipped | failed
+    reason: str = ""
+    n_chunks: int = 0
+
+
+class ModelUnavailable(RuntimeError):
+    """A model could not be found or loaded (message says which and how to install it)."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from index.scope import Scope
 from index.search import Hit
 from service.answering import (
     Answer,
@@ -103,21 +104,27 @@ class AnswerJob:
         question: str,
         top_k: int | None = None,
         history: Sequence[Turn] = (),
+        scope: Scope | None = None,
     ) -> None:
         self.answerer = answerer
         self.admission = admission
         self.deadline = deadline
         self.args = (question, top_k, tuple(history))
+        self.scope = scope
         self.sources: tuple[Hit, ...] = ()  # the passages behind the evidence, once found
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.finished = threading.Event()
 
     @classmethod
-    def start(cls, answerer: Answerer, admission: Admission, deadline: Deadline, *args: Any) -> AnswerJob:
-        """Reserve a place (``Busy`` when there is none) and start; call from the request's event loop."""
+    def start(
+        cls, answerer: Answerer, admission: Admission, deadline: Deadline, *args: Any, **kwargs: Any
+    ) -> AnswerJob:
+        """Reserve a place (``Busy`` when there is none) and start; call from the request's event loop. A scope
+        without notes is refused first (``NothingInScope``), taking no place."""
+        answerer.check_scope(kwargs.get("scope"))
         admission.reserve()
-        job = cls(answerer, admission, deadline, *args)
+        job = cls(answerer, admission, deadline, *args, **kwargs)
         job._loop = asyncio.get_running_loop()
         threading.Thread(target=job._run, name="notes-qa-answer", daemon=True).start()
         return job
@@ -140,7 +147,7 @@ class AnswerJob:
             return
         started = time.monotonic()
         try:
-            stream = self.answerer.stream(*self.args, deadline=self.deadline)
+            stream = self.answerer.stream(*self.args, deadline=self.deadline, scope=self.scope)
             try:
                 for event in stream:
                     self._put(event)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from index.scope import Scope, allowed_rows
 from index.search import Hit
 from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
 from service.conversation import Turn, contextualize
@@ -20,6 +21,7 @@ from service.deadline import Deadline
 from service.evidence import Evidence, question_terms, select_evidence
 from service.generator import Generator, GeneratorUnavailable
 from service.injection import addresses_assistant
+from service.links import NoteLinks
 from service.prompting import NO_ANSWER, build_prompt
 from service.retriever import Retriever
 
@@ -32,6 +34,8 @@ INJECTION_SPARE = 3  # extra passages retrieved so that ones passed over as inje
 class Citation:
     n: int  # the [n] used in the answer text: evidence number n
     evidence: Evidence
+    uri: str | None = None  # file:// URI of the quoted lines (None for an index built before links)
+    obsidian_uri: str | None = None  # obsidian://open link when the notes folder is an Obsidian vault
 
     @property
     def hit(self) -> Hit:
@@ -122,11 +126,18 @@ class Answerer:
         )
         return f"{origin} (trained on {model.trained_on or '?'}, {model.n_questions} questions)"
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.retrieve(question, k or self.top_k)
+    def check_scope(self, scope: Scope | None) -> None:
+        """``NothingInScope`` when no served passage is in ``scope``."""
+        if scope is not None and not scope.is_everything:
+            allowed_rows(self.retriever.snapshot().chunks, scope)
 
-    def answer(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
-        for event in self.stream(question, top_k, history):
+    def search(self, question: str, k: int | None = None, scope: Scope | None = None) -> list[Hit]:
+        return self.retriever.retrieve(question, k or self.top_k, scope)
+
+    def answer(
+        self, question: str, top_k: int | None = None, history: Sequence[Turn] = (), scope: Scope | None = None
+    ) -> Answer:
+        for event in self.stream(question, top_k, history, scope=scope):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream ended without an answer")
@@ -137,15 +148,17 @@ class Answerer:
         top_k: int | None = None,
         history: Sequence[Turn] = (),
         deadline: Deadline | None = None,
+        scope: Scope | None = None,
     ) -> Iterator[EvidenceFound | Token | Answer]:
         """The evidence, then tokens as the generator produces them, then the checked `Answer`. With `history`,
         a follow-up is first made self-contained (`conversation.contextualize`) and that form is searched.
         With a `deadline`, it is checked before generating and between tokens: `AnswerTimeout` when it passed,
-        `AnswerCancelled` when it was cancelled (the generator is closed either way, freeing it)."""
+        `AnswerCancelled` when it was cancelled (the generator is closed either way, freeing it). With a `scope`,
+        only passages in it are used (`NothingInScope`, before any event, when it holds none)."""
         started = time.perf_counter()
         asked = question
         question = contextualize(question, history)
-        hits, evidence = self.gather(question, top_k)
+        hits, evidence = self.gather(question, top_k, scope)
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
         yield EvidenceFound(evidence)
@@ -187,18 +200,26 @@ class Answerer:
         if not draft.kept:  # the model failed, not the notes: quote the evidence instead of abstaining
             kind = "quote"
             text, cited = quote_answer(evidence)
-        citations = tuple(Citation(n, evidence[n - 1]) for n in cited)
+        links = NoteLinks.of(self.retriever.manifest)
+        citations = tuple(
+            Citation(
+                n, e, links.file_uri(e.unit.file, e.unit.start_line, e.unit.heading), links.obsidian_uri(e.unit.file)
+            )
+            for n, e in ((n, evidence[n - 1]) for n in cited)
+        )
         yield Answer(asked, text, False, citations, tuple(hits), timings, None, question, evidence, kind, reply,
                      p, signals, draft.problem)  # fmt: skip
 
-    def gather(self, question: str, top_k: int | None = None) -> tuple[list[Hit], tuple[Evidence, ...]]:
+    def gather(
+        self, question: str, top_k: int | None = None, scope: Scope | None = None
+    ) -> tuple[list[Hit], tuple[Evidence, ...]]:
         """The retrieved passages and the evidence units chosen from them. A passage that talks to the assistant
         (prompt injection planted in a note) is passed over: the next one takes its place."""
         k = top_k or self.top_k
         query_vector = self.retriever.embedder.embed([question])[0]
-        hits = self.retriever.search_vector(question, query_vector, k)
+        hits = self.retriever.search_vector(question, query_vector, k, scope)
         if any(addresses_assistant(h.chunk.text) for h in hits):
-            found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE)
+            found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE, scope)
             trusted = [h for h in found if not addresses_assistant(h.chunk.text)][:k]
             hits = [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(trusted, 1)]
         return hits, tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))

@@ -57,14 +57,15 @@ def _settings() -> Any:
 def _is_user_error(exc: Exception) -> bool:
     from eval.commands import EvalUsageError
     from index.manifest import IndexMismatch
+    from index.scope import NothingInScope
     from index.store import IndexBusy, IndexNotFound, IndexWriteFailed
-    from ingest.embedder import ModelUnavailable
     from ingest.pipeline import IngestError
+    from ingest.types import ModelUnavailable
     from service.security import InsecureExposure
 
     user_errors = (
         UserError, IngestError, IndexNotFound, IndexBusy, IndexMismatch, ModelUnavailable, EvalUsageError,
-        InsecureExposure, IndexWriteFailed,
+        InsecureExposure, IndexWriteFailed, NothingInScope,
     )  # fmt: skip
     return isinstance(exc, user_errors)
 
@@ -82,17 +83,20 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("ingest", cmd_ingest, "Index a folder of .md/.markdown/.txt notes (incremental).")
+    p = command("ingest", cmd_ingest, "Index a folder of .md/.markdown/.txt/.org/.html/.pdf notes (incremental).")
     p.add_argument("dir", nargs="?", help="notes folder (default: NOTES_QA_NOTES_DIR, i.e. ./notes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, summary line only")
+    p.add_argument("--watch", action="store_true", help="then keep watching the folder: re-index after every save")
 
     p = command("search", cmd_search, "Show the passages retrieved for a question (no generation).")
     p.add_argument("question")
     p.add_argument("--top-k", type=_positive, default=None)
+    add_scope_arguments(p)
 
     p = command("ask", cmd_ask, "Answer a question from the notes, with citations.")
     p.add_argument("question")
     p.add_argument("--top-k", type=_positive, default=None)
+    add_scope_arguments(p)
 
     p = command("serve", cmd_serve, "Run the HTTP API (builds the index first if there is none).")
     p.add_argument("--host", default=None, help="default: NOTES_QA_HOST (127.0.0.1)")
@@ -100,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=_positive, default=1, help="API processes (each loads the models; all serve one index)"
     )
+    p.add_argument("--watch", action="store_true", help="re-index the notes folder after every save, while serving")
     p.add_argument(
         "--insecure-no-auth",
         action="store_true",
@@ -131,6 +136,33 @@ def _positive(value: str) -> int:
     return n
 
 
+def add_scope_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scope", "answer only from these notes (filters combine with AND)")
+    g.add_argument("--folder", help="a folder of the notes folder, with its subfolders")
+    g.add_argument("--file", help="a glob over the note's path or name, e.g. '*interview*'")
+    g.add_argument("--tag", help="a tag ('#' optional); 'ml' also matches 'ml/vision'")
+    g.add_argument("--since", type=_day, help="notes dated on or after YYYY-MM-DD (front matter date, else modified)")
+    g.add_argument("--until", type=_day, help="notes dated on or before YYYY-MM-DD")
+
+
+def scope_of(args: argparse.Namespace) -> Any:
+    from index.scope import Scope
+
+    try:
+        return Scope(args.folder, args.file, args.tag, args.since, args.until)
+    except ValueError as exc:
+        raise UserError(f"scope: {exc}") from None
+
+
+def _day(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
 def _question(text: str, settings: Any) -> str:
     text = text.strip()
     if not text:
@@ -153,6 +185,13 @@ def cmd_ingest(settings: Any, args: argparse.Namespace) -> int:
 
     notes_dir = Path(args.dir) if args.dir else settings.notes_dir
     ingest_and_report(settings, notes_dir, quiet=args.quiet)
+    if args.watch:
+        import threading
+
+        from service.watching import watch_notes
+
+        print(f"watching {notes_dir} (Ctrl-C to stop)", file=sys.stderr)
+        watch_notes(settings, notes_dir, threading.Event(), report=lambda line: print(line, file=sys.stderr))
     return 0
 
 
@@ -161,7 +200,7 @@ def cmd_search(settings: Any, args: argparse.Namespace) -> int:
 
     question = _question(args.question, settings)
     answerer = build_answerer(settings)
-    for hit in answerer.search(question, _top_k(args.top_k, settings)):
+    for hit in answerer.search(question, _top_k(args.top_k, settings), scope_of(args)):
         c = hit.chunk
         print(f"{hit.rank:>2}. {hit.score:.3f}  {c.file} › {c.heading} (lines {c.start_line}–{c.end_line})")
         print("    " + " ".join(c.text.split())[:200])
@@ -175,7 +214,7 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
     top_k = _top_k(args.top_k, settings)
     answerer = build_answerer(settings)
     answerer.warm_up()
-    answer = answerer.answer(question, top_k)
+    answer = answerer.answer(question, top_k, scope=scope_of(args))
     print(answer.text)
     if answer.citations:
         print()
@@ -185,6 +224,8 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
         print(f"[{citation.n}] {u.file} › {u.heading} ({where})")
         for line in u.text.strip().splitlines():
             print(f"    > {line.strip()}")
+        if citation.obsidian_uri or citation.uri:
+            print(f"    open: {citation.obsidian_uri or citation.uri}")
     return 0
 
 
@@ -214,6 +255,10 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
             # another replica (or the ingest job) is building it: serve now, ready once that version lands
             print("another process is building the index; serving, ready when it is done", file=sys.stderr)
     configure_logging(settings.log_format, settings.log_level)
+    if args.watch:  # in this process only: one watcher (one writer) whatever the number of workers
+        from service.watching import start_watcher
+
+        start_watcher(settings, settings.notes_dir)
     if args.workers > 1:
         # each worker process builds its own app (and models) from the same NOTES_QA_* environment
         uvicorn.run(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from index.build import IngestConfig
 from index.hnsw import HnswParams
 from index.store import IndexStore
 from ingest.chunking import ChunkingConfig
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
-from ingest.pipeline import IngestConfig
 from service.answerability import AnswerabilityModel
 from service.answering import Answerer
 from service.generator import Generator, TransformersGenerator

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ingest.pipeline import IngestReport, run_ingest
+from index.build import run_ingest
+from ingest.pipeline import IngestReport
 from service.components import build_embedder, build_store, ingest_config
 from service.settings import Settings
 

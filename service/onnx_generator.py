@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ingest.embedder import ModelUnavailable
+from ingest.types import ModelUnavailable
 from service.generator import Prompt
 from service.onnx_process import GenerationProcess
 from service.packaged_models import PackagedGguf, converted_model_dir, packaged_gguf

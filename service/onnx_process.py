@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ingest.embedder import ModelUnavailable
+from ingest.types import ModelUnavailable
 from service.generator import GeneratorUnavailable, Prompt
 from service.heap import return_freed_memory_promptly
 

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from index.scope import NothingInScope
 from service.admission import AnswerJob, Busy
 from service.answering import Answer, AnswerCancelled, AnswerTimeout, Token
 from service.conversation import Turn
@@ -33,8 +34,8 @@ from service.deadline import Deadline
 from service.deps import AdmissionDep, AnswererDep, MetricsDep, SettingsDep
 from service.prompting import NO_ANSWER
 from service.qa_routes import CLIENT_CLOSED, unavailable_detail
-from service.readiness import UNAVAILABLE
-from service.schemas import AskResponse, validation_problems
+from service.readiness import UNAVAILABLE, public_reason
+from service.schemas import AskResponse, ScopeIn, validation_problems
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -64,6 +65,7 @@ class ChatCompletionRequest(BaseModel):
     model: str
     messages: list[ChatMessage] = Field(..., min_length=1)
     stream: bool = False
+    scope: ScopeIn | None = Field(None, description="notes-qa extra: answer only from these notes")
 
 
 class OpenAIError(Exception):
@@ -111,7 +113,13 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
     question, history = _conversation(body.messages, settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     try:
-        job = AnswerJob.start(answerer, admission, Deadline(settings.answer_timeout_s), question, None, history)
+        scope = body.scope.to_scope() if body.scope else None
+        job = AnswerJob.start(answerer, admission, Deadline(settings.answer_timeout_s), question, None, history,
+                              scope=scope)  # fmt: skip
+    except NothingInScope as exc:
+        raise OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope") from exc
+    except UNAVAILABLE as exc:
+        raise OpenAIError(503, public_reason(exc), "server_error", "unavailable") from exc
     except Busy as exc:
         raise OpenAIError(503, str(exc), "server_error", "busy", {"Retry-After": str(exc.retry_after)}) from exc
     if not body.stream:
@@ -119,6 +127,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
             answer = await job.result(request.is_disconnected)
         except AnswerCancelled:
             return Response(status_code=CLIENT_CLOSED)
+        except NothingInScope as exc:
+            raise OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope") from exc
         except UNAVAILABLE as exc:  # AnswerTimeout included: 504
             detail = unavailable_detail(exc, metrics)
             status, code = (504, "timeout") if isinstance(exc, AnswerTimeout) else (503, "unavailable")

@@ -34,6 +34,7 @@ def ready(request: Request) -> Ready:
     return Ready(
         ready=True,
         index_version=manifest.version,
+        indexed_at=manifest.created_at,
         chunks=manifest.chunk_count,
         embedder=manifest.embedder_name,
         generator=a.generator.name,

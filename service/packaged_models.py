@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.embedder import ModelUnavailable
+from ingest.types import ModelUnavailable
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from index.scope import NothingInScope
 from service.admission import AnswerJob, Busy
 from service.answering import Answer, AnswerCancelled, AnswerTimeout, AnswerUnavailable, EvidenceFound, Token
 from service.deadline import Deadline
@@ -42,13 +43,23 @@ def unavailable_detail(exc: Exception, metrics: Metrics) -> dict[str, Any]:
     return {"reason": public_reason(exc), "sources": []}
 
 
+def out_of_scope(exc: NothingInScope) -> HTTPException:
+    """A scope that holds no notes: said as such (404), not as "no answer found"."""
+    return HTTPException(status_code=404, detail=str(exc))
+
+
 def start_job(answerer: AnswererDep, admission: AdmissionDep, settings: SettingsDep, body: AskRequest) -> AnswerJob:
     """Admit the answer (503 + Retry-After at once when the queue is full) and start it under its deadline."""
     check_limits(body, settings)
+    deadline = Deadline(settings.answer_timeout_s)
     try:
         return AnswerJob.start(
-            answerer, admission, Deadline(settings.answer_timeout_s), body.question, body.top_k, body.turns()
+            answerer, admission, deadline, body.question, body.top_k, body.turns(), scope=body.scope_filter()
         )
+    except NothingInScope as exc:
+        raise out_of_scope(exc) from exc
+    except UNAVAILABLE as exc:
+        raise HTTPException(status_code=503, detail={"reason": public_reason(exc), "sources": []}) from exc
     except Busy as exc:
         raise HTTPException(
             status_code=503, detail={"reason": str(exc), "sources": []}, headers={"Retry-After": str(exc.retry_after)}
@@ -61,6 +72,7 @@ def start_job(answerer: AnswererDep, admission: AdmissionDep, settings: Settings
     responses={
         503: {"description": "busy (with Retry-After), or index, models or generator down"},
         504: {"description": "no answer within the deadline; the passages found so far"},
+        404: {"description": "the scope holds no notes"},
     },
 )
 async def ask(body: AskRequest, request: Request, answerer: AnswererDep, admission: AdmissionDep,
@@ -71,6 +83,8 @@ async def ask(body: AskRequest, request: Request, answerer: AnswererDep, admissi
         answer = await job.result(request.is_disconnected)
     except AnswerCancelled:
         return Response(status_code=CLIENT_CLOSED)
+    except NothingInScope as exc:  # a new index version without the scope's notes swapped in meanwhile
+        raise out_of_scope(exc) from exc
     except AnswerTimeout as exc:
         raise HTTPException(status_code=504, detail=unavailable_detail(exc, metrics)) from exc
     except UNAVAILABLE as exc:
@@ -101,6 +115,8 @@ async def ask_stream(body: AskRequest, answerer: AnswererDep, admission: Admissi
                     yield ServerSentEvent(AskResponse.of(event).model_dump_json(), event="answer")
         except AnswerCancelled:
             return
+        except NothingInScope as exc:
+            yield ServerSentEvent(json.dumps({"detail": str(exc), "sources": []}), event="error")
         except UNAVAILABLE as exc:  # AnswerTimeout included
             detail = unavailable_detail(exc, metrics)
             yield ServerSentEvent(json.dumps({"detail": detail["reason"], "sources": detail["sources"]}), event="error")
@@ -110,12 +126,14 @@ async def ask_stream(body: AskRequest, answerer: AnswererDep, admission: Admissi
     return EventSourceResponse(events(), ping=15)
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses={404: {"description": "the scope holds no notes"}})
 def search(body: SearchRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep) -> SearchResponse:
     """Ranked passages with cosine scores; no generation."""
     check_limits(body, settings)
     try:
-        hits = answerer.search(body.question, body.top_k)
+        hits = answerer.search(body.question, body.top_k, body.scope_filter())
+    except NothingInScope as exc:
+        raise out_of_scope(exc) from exc
     except UNAVAILABLE as exc:
         raise HTTPException(status_code=503, detail=unavailable_detail(exc, metrics)) from exc
     return SearchResponse(hits=[SearchHit.of(h) for h in hits])

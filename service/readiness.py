@@ -13,7 +13,7 @@ import time
 
 from index.manifest import IndexMismatch
 from index.store import IndexNotFound
-from ingest.embedder import ModelUnavailable
+from ingest.types import ModelUnavailable
 from service.answering import Answerer, AnswerUnavailable
 from service.observability import Metrics
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from index.hnsw import HnswParams
 from index.manifest import Manifest
+from index.scope import Scope
 from index.search import Hit, RetrievalMode, search
 from index.store import IndexStore, Snapshot
 from ingest.embedder import Embedder
@@ -75,9 +76,10 @@ class Retriever:
     def manifest(self) -> Manifest:
         return self.snapshot().manifest
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
-        return self.search_vector(question, self.embedder.embed([question])[0], k)
+    def retrieve(self, question: str, k: int, scope: Scope | None = None) -> list[Hit]:
+        """The top-k passages, only from ``scope`` when given (``NothingInScope`` when it holds none)."""
+        return self.search_vector(question, self.embedder.embed([question])[0], k, scope)
 
-    def search_vector(self, question: str, query: np.ndarray, k: int) -> list[Hit]:
+    def search_vector(self, question: str, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Hit]:
         """``retrieve`` with the question's embedding already computed (the caller reuses it)."""
-        return search(self.snapshot(), question, query, k, self.mode)
+        return search(self.snapshot(), question, query, k, self.mode, scope)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from index.scope import Scope
 from index.search import Hit
 from service.answering import AbstainReason, Answer, AnswerKind, Citation
 from service.conversation import Turn
@@ -24,11 +26,34 @@ def validation_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
+class ScopeIn(BaseModel):
+    """Only notes in this scope answer (filters combine with AND); a scope with no notes is a 404 that says so."""
+
+    model_config = ConfigDict(extra="forbid")
+    folder: str | None = Field(None, max_length=500, description="a folder of the notes folder (and its subfolders)")
+    file: str | None = Field(None, max_length=500, description="a glob over the note's path or name: '*interview*'")
+    tag: str | None = Field(None, max_length=200, description="a tag ('#' optional); 'ml' also matches 'ml/vision'")
+    since: date | None = Field(None, description="notes dated on or after (front matter date, else modified)")
+    until: date | None = Field(None, description="notes dated on or before")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScopeIn:
+        self.to_scope()  # its ValueError (a '..' folder, since after until) becomes a 422
+        return self
+
+    def to_scope(self) -> Scope:
+        return Scope(self.folder, self.file, self.tag, self.since, self.until)
+
+
 class QuestionRequest(BaseModel):
     question: str = Field(..., description="the question, in plain words", examples=["What is the formula for recall?"])
     top_k: int | None = Field(
         None, ge=1, le=200, strict=True, description="passages to retrieve (default: server setting)"
     )
+    scope: ScopeIn | None = Field(None, description="answer only from these notes", examples=[{"tag": "interview"}])
+
+    def scope_filter(self) -> Scope | None:
+        return self.scope.to_scope() if self.scope else None
 
     @field_validator("question")
     @classmethod
@@ -93,6 +118,8 @@ class CitationOut(BaseModel):
     text: str
     quote: str
     quote_lines: tuple[int, int]
+    uri: str | None = Field(None, description="file:// URI of the note, #L<first quoted line>")
+    obsidian_uri: str | None = Field(None, description="obsidian://open link, when the notes are an Obsidian vault")
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
@@ -107,6 +134,8 @@ class CitationOut(BaseModel):
             text=chunk.text,
             quote=unit.text,
             quote_lines=(unit.start_line, unit.end_line),
+            uri=citation.uri,
+            obsidian_uri=citation.obsidian_uri,
         )
 
 
@@ -177,6 +206,7 @@ class Health(BaseModel):
 class Ready(BaseModel):
     ready: bool
     index_version: str | None = None
+    indexed_at: str | None = Field(None, description="when the served index version was built (UTC, ISO 8601)")
     chunks: int | None = None
     embedder: str | None = None
     generator: str | None = None

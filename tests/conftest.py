@@ -44,8 +44,8 @@ def small_notes(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_index(tmp_path: Path, small_notes: Path):  # type: ignore[no-untyped-def]
     """A real index (real HNSW, BM25 and store) over small notes, embedded by the hashing fake."""
+    from index.build import IngestConfig, run_ingest
     from index.store import IndexStore
-    from ingest.pipeline import IngestConfig, run_ingest
     from tests.fakes import HashEmbedder
 
     store = IndexStore(tmp_path / "index")
@@ -88,7 +88,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def answerer(settings: Any) -> Any:
     """The real embedder and generator over the bundled notes, warmed up once per test session."""
-    from ingest.pipeline import run_ingest
+    from index.build import run_ingest
     from service.components import build_answerer, build_embedder, build_store, ingest_config
 
     embedder = build_embedder(settings)

@@ -36,7 +36,18 @@ def test_ask_returns_answer_and_only_cited_passages(client: TestClient) -> None:
     (cite,) = body["citations"]
     assert body["answer"].endswith(f"[{cite['n']}]")
     assert cite["quote"].startswith("Recall = TP/(TP+FN)") and cite["quote"] in cite["text"]
-    assert set(cite) == {"n", "file", "heading", "lines", "score", "text", "quote", "quote_lines"}
+    assert set(cite) == {
+        "n",
+        "file",
+        "heading",
+        "lines",
+        "score",
+        "text",
+        "quote",
+        "quote_lines",
+        "uri",
+        "obsidian_uri",
+    }
     assert cite["lines"][0] <= cite["quote_lines"][0] <= cite["quote_lines"][1] <= cite["lines"][1]
     assert body["kind"] == "generated" and 0.5 <= body["p_answerable"] <= 1.0
     assert [e["n"] for e in body["evidence"]] == list(range(1, len(body["evidence"]) + 1))
@@ -110,8 +121,8 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 
 
 def test_a_process_started_before_the_first_ingest_becomes_ready_by_itself(tmp_path, small_notes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from index.build import IngestConfig, run_ingest
     from index.store import IndexStore
-    from ingest.pipeline import IngestConfig, run_ingest
     from tests.fakes import HashEmbedder
 
     monkeypatch.setattr("service.readiness.RETRY_S", 0.0)

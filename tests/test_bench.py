@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eval.bench import ingest_scaling, vault
 from eval.bench.report import headlines, write
-from ingest.pipeline import IngestConfig
+from index.build import IngestConfig
 from tests.conftest import NOTES
 
 

@@ -63,3 +63,72 @@ def test_a_single_filename_line_is_not_mistaken_for_page_chrome() -> None:
     doc = clean("x.txt", "notes.md\n\nSome real content about vectors.\n")
     assert not doc.scraped
     assert doc.lines[0] == "notes.md"
+
+
+def test_org_notes_read_as_markdown_line_for_line() -> None:
+    from ingest.chunking import ChunkingConfig, chunk_document
+
+    text = (
+        "#+TITLE: Interview prep\n#+FILETAGS: :interview:\n#+DATE: <2024-03-01 Fri>\n* TODO Metrics :ml:\n"
+        ":PROPERTIES:\n:ID: 123\n:END:\nRecall = TP/(TP+FN).\n** Code\n#+BEGIN_SRC python\nprint(1)\n#+END_SRC\n"
+    )
+    doc = clean("prep.org", text, "2026-01-01")
+    assert (doc.format, doc.tags, doc.date, doc.title) == (
+        "markdown",
+        ("interview", "ml"),
+        "2024-03-01",
+        "Interview prep",
+    )
+    assert len(doc.lines) == len(text.splitlines())  # line for line: spans stay true
+    assert doc.lines[3] == "# Metrics" and doc.lines[7] == "Recall = TP/(TP+FN)." and doc.lines[9] == "```python"
+    assert not any(":ID:" in line or "#+" in line for line in doc.lines)
+    (chunk,) = chunk_document(doc, ChunkingConfig())
+    assert chunk.heading == "Metrics" and (chunk.start_line, chunk.end_line) == (4, 12)
+    assert chunk.tags == ("interview", "ml")
+
+
+def test_obsidian_and_logseq_conventions_read_as_text_line_for_line() -> None:
+    text = (
+        "---\naliases: [Attention notes]\n---\n"
+        "tags:: ml, #interview\nalias:: attn\n"
+        "Self-attention, see [[Transformers#Attention|the transformer note]] and [[Seq2seq]].\n"
+        "![[diagram.png]] ![a picture](img/x.png) Softmax over [[Scores#^block]].\n"
+        "std::vector stays, and so does C++::x\n"
+        "```\n[[not a link in code]]\n```\n"
+    )
+    doc = clean("attn.md", text, "2026-01-01")
+    assert len(doc.lines) == len(text.splitlines())
+    assert doc.lines[3] == doc.lines[4] == ""  # Logseq properties: metadata, not text
+    assert doc.lines[5] == "Self-attention, see the transformer note and Seq2seq."
+    assert doc.lines[6].strip() == "Softmax over Scores › block."
+    assert doc.lines[7] == "std::vector stays, and so does C++::x"
+    assert doc.lines[9] == "[[not a link in code]]"
+    assert doc.tags == ("ml", "interview")
+    assert doc.metadata["aliases"] == "Attention notes, attn"
+
+
+EXPORTED_PAGE = """<!doctype html><html><head><title>Interview prep</title><style>p{color:red}</style>
+<script>var tracking = "do not index me";</script></head>
+<body><nav><a href="/">Home</a> <a href="/x">Other page</a></nav><header>Workspace / Interview prep</header>
+<article><h1>Metrics</h1><p>Recall is <b>TP/(TP+FN)</b>, the share of positives found.</p>
+<h2>Lists</h2><ul><li>Precision<ul><li>TP/(TP+FP)</li></ul></li><li>F1</li></ul>
+<table><tr><th>Metric</th><th>Formula</th></tr><tr><td>Recall</td><td>TP/(TP+FN)</td></tr></table>
+<pre><code>print(1)
+print(2)</code></pre></article><footer>Copyright 2024 Example Corp</footer></body></html>"""
+
+
+def test_html_exports_keep_headings_lists_tables_and_code_and_drop_the_chrome() -> None:
+    from ingest.chunking import ChunkingConfig, chunk_document
+
+    doc = clean("export/prep.html", EXPORTED_PAGE, "2026-01-01")
+    text = "\n".join(doc.lines)
+    assert doc.format == "markdown" and doc.title == "Interview prep"
+    for kept in ("# Metrics", "Recall is TP/(TP+FN), the share", "## Lists", "- Precision", "  - TP/(TP+FP)",
+                 "| Recall | TP/(TP+FN) |", "```\nprint(1)\nprint(2)\n```"):  # fmt: skip
+        assert kept in text, kept
+    for dropped in ("do not index me", "Other page", "Workspace /", "Copyright", "color:red"):
+        assert dropped not in text, dropped
+    chunks = chunk_document(doc, ChunkingConfig(max_chars=120, overlap_chars=0))
+    assert any(c.heading == "Metrics › Lists" for c in chunks)
+    for c in chunks:  # a chunk is exactly its lines of the (extracted) note
+        assert c.text.strip() == "\n".join(doc.lines[c.start_line - 1 : c.end_line]).strip()

@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from index.build import IngestConfig, run_ingest
 from index.manifest import IndexMismatch
 from index.store import IndexStore
-from ingest.embedder import ModelUnavailable, SentenceTransformerEmbedder
-from ingest.pipeline import IngestConfig, run_ingest
+from ingest.embedder import SentenceTransformerEmbedder
+from ingest.types import ModelUnavailable
 from service.components import build_embedder
 from service.retriever import Retriever
 from service.settings import Settings

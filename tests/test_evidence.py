@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from index.build import IngestConfig, run_ingest
 from index.search import Hit
 from index.store import IndexStore
-from ingest.pipeline import IngestConfig, run_ingest
 from ingest.types import Chunk
 from service.evidence import question_terms, select_evidence, split_units
 from tests.conftest import NOTES

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from ingest.pipeline import IngestConfig, run_ingest
 from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever

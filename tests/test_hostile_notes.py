@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from index.build import IngestConfig, run_ingest
 from index.store import IndexStore, IndexWriteFailed
-from ingest.pipeline import IngestConfig, IngestError, IngestReport, run_ingest
+from ingest.pipeline import IngestError, IngestReport
 from tests.fakes import HashEmbedder
 
 SECRET = "TOPSECRET outside the notes root"

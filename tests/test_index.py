@@ -11,8 +11,8 @@ import pytest
 from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import IndexMismatch, Manifest
-from index.store import FileRecord, IndexNotFound, IndexStore
-from ingest.types import Chunk
+from index.store import IndexNotFound, IndexStore
+from ingest.types import Chunk, FileRecord
 
 DIM = 48
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from ingest.pipeline import IngestConfig, IngestError, run_ingest
+from ingest.pipeline import IngestError
 from tests.fakes import HashEmbedder
 
 

@@ -26,7 +26,7 @@ INJECTED = ("PWNED", "HACKED-42", "OWNED-7")
 
 
 def test_planted_passages_never_reach_the_prompt(small_index: Any, tmp_path: Path) -> None:
-    from ingest.pipeline import IngestConfig, run_ingest
+    from index.build import IngestConfig, run_ingest
     from service.answering import Answerer
     from service.retriever import Retriever
     from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
@@ -61,7 +61,7 @@ def test_the_fence_cannot_be_closed_from_inside() -> None:
 
 @pytest.fixture(scope="module")
 def planted_answerer(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from ingest.pipeline import run_ingest
+    from index.build import run_ingest
     from service.components import build_answerer, build_embedder, build_store, ingest_config
     from service.settings import Settings
     from tests.conftest import REPO

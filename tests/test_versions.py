@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from index.build import IngestConfig, run_ingest
 from index.store import IndexBusy, IndexStore
-from ingest.pipeline import IngestConfig, run_ingest
 from service.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from ingest.pipeline import IngestConfig, run_ingest
 from service.answering import Answerer
 from service.app import create_app
 from service.retriever import Retriever

@@ -37,7 +37,7 @@ class Sites:
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
-    from ingest.pipeline import run_ingest
+    from index.build import run_ingest
 
     root = tmp_path_factory.mktemp("widget-e2e")
     notes = root / "notes"

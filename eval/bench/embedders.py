@@ -73,8 +73,8 @@ def _hit_at_5(embedder: Embedder, notes_dir: Path) -> dict[str, float]:
     """The product's hybrid retrieval hit@5 on each eval set, on an index this backend built."""
     from eval.metrics import first_relevant_rank, hit_at_k
     from eval.questions import load_questions
+    from index.build import IngestConfig, run_ingest
     from index.store import IndexStore
-    from ingest.pipeline import IngestConfig, run_ingest
     from service.retriever import Retriever
 
     out: dict[str, float] = {}

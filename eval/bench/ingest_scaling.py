@@ -14,9 +14,9 @@ import numpy as np
 import psutil
 
 from eval.bench import vault
+from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
 from ingest.embedder import Embedder
-from ingest.pipeline import IngestConfig, run_ingest
 
 
 class RandomEmbedder:

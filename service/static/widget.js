@@ -3,6 +3,8 @@
  * Embed with one tag:  <script src="http://HOST:PORT/widget.js" data-endpoint="http://HOST:PORT"></script>
  * (a floating button opens the chat panel). GET / serves the same widget with data-mode="page".
  * A server with API keys: add data-api-key="KEY", or let the widget ask the user for one (kept for the tab only).
+ * Scoped to some notes: data-scope="tag:interview folder:ml" (keys folder, file, tag, since, until; "#tag" is
+ * short for tag:tag). The scope shows as a chip the user can remove to ask all notes.
  *
  * Safety: every piece of note or answer text reaches the page through text nodes (textContent / append of
  * strings), never through innerHTML, so a note holding <script> or <img onerror> is shown literally.
@@ -20,6 +22,21 @@
   var apiKey = (script && script.dataset.apiKey) || readKey();
   function readKey() { try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; } }
   function saveKey(key) { apiKey = key; try { sessionStorage.setItem(KEY_STORE, key); } catch (e) { /* private mode */ } }
+  var SCOPE_KEYS = ["folder", "file", "tag", "since", "until"];
+  var scope = parseScope((script && script.dataset.scope) || "");
+  function parseScope(text) {
+    var found = {};
+    text.trim().split(/\s+/).forEach(function (part) {
+      if (part.charAt(0) === "#" && part.length > 1) { found.tag = part.slice(1); return; }
+      var at = part.indexOf(":");
+      if (at > 0 && SCOPE_KEYS.indexOf(part.slice(0, at)) >= 0 && part.length > at + 1) found[part.slice(0, at)] = part.slice(at + 1);
+    });
+    return Object.keys(found).length ? found : null;
+  }
+  function describeScope(s) {
+    return SCOPE_KEYS.filter(function (k) { return s[k]; })
+      .map(function (k) { return k === "tag" ? "#" + s.tag : k === "folder" ? s.folder + "/" : k + " " + s[k]; }).join(", ");
+  }
   var MAX_HISTORY_TURNS = 12;
   var CITE = /\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]/g;
 
@@ -35,7 +52,7 @@
     ".page { position: fixed; inset: 0; max-width: 860px; margin: 0 auto; box-shadow: 0 0 20px rgba(0,0,0,.08); }",
     ".panel[hidden] { display: none; }",
     "header { display: flex; align-items: center; gap: 8px; padding: 10px 14px; background: #2b59c3; color: #fff; }",
-    "header h2 { flex: 1; margin: 0; font-size: 16px; }",
+    "header h2 { flex: 1; margin: 0; font-size: 16px; } header .indexed { font-size: 12px; opacity: .85; }",
     "header button { border: 1px solid rgba(255,255,255,.6); background: transparent; color: #fff; border-radius: 6px;",
     "  padding: 4px 8px; font: inherit; font-size: 13px; cursor: pointer; }",
     ".log { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column; gap: 10px; }",
@@ -65,6 +82,9 @@
     ".send { background: #2b59c3; color: #fff; } .send:disabled { background: #9aa8c9; cursor: default; }",
     ".stop { background: #c33b2b; color: #fff; } .stop[hidden] { display: none; }",
     ".key-form { border: 0; padding: 6px 0 0; } .key-form input { min-width: 0; }",
+    ".scope { display: flex; align-items: center; gap: 6px; padding: 6px 10px 0; font-size: 13px; color: #3b4456; }",
+    ".scope-chip { background: #e8eefc; border: 1px solid #b8c7ef; border-radius: 999px; padding: 2px 4px 2px 10px; }",
+    ".scope button { border: 0; background: transparent; font: inherit; cursor: pointer; padding: 0 6px; }",
     ":focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }",
     "@media (max-width: 600px) { .floating { inset: 0; width: 100vw; height: 100%; border-radius: 0; }",
     "  .launcher { right: 12px; bottom: 12px; } .msg { max-width: 100%; } }",
@@ -94,9 +114,24 @@
   var stop = el("button", { class: "stop", type: "button", text: "Stop", hidden: true });
   var form = el("form", {}, el("label", { for: "nqa-question", text: "Ask your notes" }), input, send, stop);
   var clear = el("button", { type: "button", text: "New chat", title: "Forget the conversation so far" });
-  var header = el("header", {}, el("h2", { text: "Notes Q&A" }), clear);
+  var indexed = el("span", { class: "indexed", "aria-live": "polite" });
+  var header = el("header", {}, el("h2", { text: "Notes Q&A" }), indexed, clear);
+  /* When the served index was built (it changes under `serve --watch` as notes are saved). */
+  function showIndexTime() {
+    fetch(endpoint + "/ready").then(function (r) { return r.ok ? r.json() : null; }).then(function (ready) {
+      var at = ready && ready.indexed_at ? new Date(ready.indexed_at) : null;
+      indexed.textContent = at && !isNaN(at) ? "indexed " + at.toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
+    }).catch(function () { indexed.textContent = ""; });
+  }
+  showIndexTime();
+  var scopeBar = null;
+  if (scope) {
+    var unscope = el("button", { type: "button", text: "×", "aria-label": "Remove the scope: ask all notes" });
+    scopeBar = el("div", { class: "scope" }, "Only:", el("span", { class: "scope-chip", text: describeScope(scope) }, unscope));
+    unscope.addEventListener("click", function () { scope = null; scopeBar.remove(); input.focus(); });
+  }
   var panel = el("section", { class: "panel " + (pageMode ? "page" : "floating"), "aria-label": "Notes Q&A chat" },
-    header, log, form);
+    header, log, scopeBar, form);
   root.append(panel);
 
   if (!pageMode) {
@@ -160,7 +195,8 @@
     fetch(endpoint + "/ask/stream", {
       method: "POST",
       headers: headers,
-      body: JSON.stringify({ question: question, history: sentHistory }),
+      body: JSON.stringify(scope ? { question: question, history: sentHistory, scope: scope }
+        : { question: question, history: sentHistory }),
       signal: controller.signal,
     })
       .then(function (response) {
@@ -176,6 +212,7 @@
             draft.textContent += data.text;
           } else if (kind === "answer") {
             showAnswer(bubble, data, question);
+            showIndexTime();
             history.push({ role: "user", content: question }, { role: "assistant", content: data.answer });
           } else if (kind === "error") {
             throw new ShownError("The notes service could not answer: " + (data.detail || "unknown error"), data.sources);
@@ -364,8 +401,13 @@
     } else {
       text.textContent = hit.text;
     }
-    return el("div", { class: "passage" },
-      el("div", { class: "where", text: where(hit.file, hit.heading, hit.lines) }), text);
+    var head = el("div", { class: "where", text: where(hit.file, hit.heading, hit.lines) });
+    var link = hit.obsidian_uri || hit.uri;
+    if (link && /^(obsidian|file):/.test(link)) {  /* only our own schemes: never a javascript: URL from a response */
+      head.append(" · ", el("a", { class: "open", href: link, target: "_blank", rel: "noopener noreferrer",
+        title: hit.obsidian_uri ? "Open in Obsidian" : "Open the note file", text: "open" }));
+    }
+    return el("div", { class: "passage" }, head, text);
   }
 
   function mount() { document.body.append(host); }

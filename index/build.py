@@ -1,0 +1,145 @@
+"""Build a new index version from a notes folder: ingest's steps (``ingest.pipeline``) composed with the index's
+(HNSW, BM25, manifest, the versioned store). Only files whose content changed are re-embedded."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from index.bm25 import Bm25Index
+from index.hnsw import HnswIndex, HnswParams
+from index.manifest import Manifest
+from index.store import IndexStore, Snapshot, new_version_id
+from ingest.chunking import CHUNKER_VERSION, ChunkingConfig
+from ingest.embedder import Embedder
+from ingest.pipeline import IngestError, IngestReport, Reusable, collect, embed_and_collapse
+from ingest.types import FileRecord
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    hnsw: HnswParams = field(default_factory=HnswParams)
+    max_file_bytes: int = 5_000_000
+    dedup_threshold: float = 0.7
+
+
+def run_ingest(
+    notes_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    config: IngestConfig,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> IngestReport:
+    """Build a new index version from ``notes_dir`` (one writer at a time: ``IndexBusy`` if another runs)."""
+    if not notes_dir.is_dir():
+        raise IngestError(f"notes folder not found: {notes_dir}")
+    with store.writer():
+        return _ingest(notes_dir, store, embedder, config, progress, log)
+
+
+def _ingest(
+    notes_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    config: IngestConfig,
+    progress: bool,
+    log: Callable[[str], None],
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport(notes_dir=str(notes_dir))
+    previous = _reusable_previous(store, embedder, config, log)
+    reusable = Reusable(previous.files, *previous.file_cache()) if previous else None
+    collected = collect(notes_dir, config.chunking, config.max_file_bytes, reusable, report)
+    if not collected.per_file:
+        store.write_report(report.as_dict())
+        raise IngestError(f"no indexable notes (.md, .markdown, .txt, .org, .html, .pdf) in {notes_dir}")
+    fingerprint = _fingerprint(collected.records, embedder.name, config)
+    if previous and previous.manifest.fingerprint == fingerprint:
+        report.changed = False
+        report.version = previous.manifest.version
+        report.chunks_total = len(collected.chunks)
+        report.chunks_indexed = previous.manifest.chunk_count
+        report.seconds = time.perf_counter() - started
+        store.write_report(report.as_dict())
+        return report
+
+    embedded = embed_and_collapse(collected, embedder, config.dedup_threshold, report, progress, log)
+    version = new_version_id(fingerprint)
+    manifest = Manifest(
+        version=version,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        embedder_name=embedder.name,
+        embedder_backend=embedder.backend,
+        dim=int(embedded.vectors.shape[1]),
+        chunk_count=len(embedded.served),
+        hnsw_m=config.hnsw.m,
+        hnsw_ef_construction=config.hnsw.ef_construction,
+        hnsw_ef_search=config.hnsw.ef_search,
+        chunk_max_chars=config.chunking.max_chars,
+        chunk_overlap_chars=config.chunking.overlap_chars,
+        chunker_version=CHUNKER_VERSION,
+        fingerprint=fingerprint,
+        answerability=previous.manifest.answerability if previous else None,
+        notes_root=str(notes_dir.resolve()),
+        obsidian_vault=notes_dir.resolve().name if (notes_dir / ".obsidian").is_dir() else None,
+    )
+    report.version = version
+    report.chunks_total = len(embedded.chunks)
+    report.chunks_indexed = len(embedded.served)
+    report.chunks_embedded = embedded.n_embedded
+    report.seconds = time.perf_counter() - started
+    with report.timed("index"):
+        index = HnswIndex.build(embedded.served_vectors, config.hnsw)
+        bm25 = Bm25Index.build([c.passage() for c in embedded.served])
+    with report.timed("write"):
+        store.write(
+            manifest,
+            embedded.served,
+            index,
+            bm25,
+            collected.records,
+            embedded.chunks,
+            embedded.vectors,
+            report.as_dict(),
+        )
+    report.seconds = time.perf_counter() - started
+    store.write_report(report.as_dict())
+    return report
+
+
+def _reusable_previous(
+    store: IndexStore, embedder: Embedder, config: IngestConfig, log: Callable[[str], None]
+) -> Snapshot | None:
+    """The current version, if its vectors can be reused (same embedder and chunking); else None."""
+    if not store.exists():
+        return None
+    try:
+        snapshot = store.load()
+    except Exception as exc:  # unreadable: rebuild from scratch rather than fail
+        log(f"previous index unreadable ({exc}); rebuilding from scratch")
+        return None
+    m = snapshot.manifest
+    same = (
+        m.embedder_name == embedder.name
+        and m.chunk_max_chars == config.chunking.max_chars
+        and m.chunk_overlap_chars == config.chunking.overlap_chars
+        and m.chunker_version == CHUNKER_VERSION
+    )
+    if not same:
+        log("embedder or chunking settings changed; re-embedding everything")
+        return None
+    return snapshot
+
+
+def _fingerprint(records: list[FileRecord], embedder_name: str, config: IngestConfig) -> str:
+    h = hashlib.sha256()
+    h.update(f"{embedder_name}|{CHUNKER_VERSION}|{config.chunking}|{config.hnsw}|{config.dedup_threshold}".encode())
+    for r in sorted(records, key=lambda r: r.path):
+        h.update(f"{r.path}|{r.sha256}|{r.status}|{r.reason}\n".encode())
+    return h.hexdigest()
