@@ -166,6 +166,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
                     yield chunk({"content": _correction("".join(draft), event)}, "stop", **_extras(event))
         except AnswerCancelled:
             return
+        except NothingInScope as exc:  # a new index version without the scope's notes swapped in meanwhile
+            error = OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope")
+            yield f"data: {json.dumps(error.body(), ensure_ascii=False)}\n\n"
         except UNAVAILABLE as exc:
             detail = unavailable_detail(exc, metrics)
             code = "timeout" if isinstance(exc, AnswerTimeout) else "unavailable"

@@ -121,15 +121,17 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def embed_page(folder: Path, api: str) -> Path:
-    """A third-party page that embeds the widget with the README's one tag."""
+def embed_page(folder: Path, api: str, scope: str | None = None) -> Path:
+    """A third-party page that embeds the widget with the README's one tag (and ``data-scope`` when given)."""
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / "index.html"
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>My site</title>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>"
         "<h1>My own site</h1><p>It embeds the notes chat.</p>"
-        f'<script src="{api}/widget.js" data-endpoint="{api}"></script></body></html>',
+        f'<script src="{api}/widget.js" data-endpoint="{api}"'
+        + (f' data-scope="{scope}"' if scope else "")
+        + "></script></body></html>",
         encoding="utf-8",
     )
     return page

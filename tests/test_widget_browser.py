@@ -264,3 +264,34 @@ def test_an_embedding_page_can_hand_the_widget_its_key(index: Any, browser: Any,
         bubble = ask_widget(page, RECALL)
         assert bubble.locator(".answer").inner_text().startswith("Recall is TP/(TP+FN)")
         page.context.close()
+
+
+def test_embed_scope_chip_keeps_questions_in_scope_until_removed(
+    index: Any, page: Any, browser: Any, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    with (
+        serve_folder(site) as origin,
+        serve_app(app_for(index, "Recall is TP/(TP+FN) [1].", cors_origins=[origin])) as api,
+    ):
+        embed_page(site, api, scope="file:metrics.md")
+        page.goto(origin + "/index.html")
+        page.get_by_role("button", name="Ask your notes").click()
+        assert page.locator(".scope-chip").inner_text().startswith("file metrics.md")
+        with page.expect_request("**/ask/stream") as request:
+            bubble = ask_widget(page, RECALL)
+        assert json.loads(request.value.post_data)["scope"] == {"file": "metrics.md"}
+        assert "metrics.md" in bubble.locator(".quotes .quote .where").first.inner_text()
+        page.get_by_role("button", name="Remove the scope: ask all notes").click()
+        assert page.locator(".scope-chip").count() == 0
+        with page.expect_request("**/ask/stream") as request:
+            ask_widget(page, RECALL)
+        assert "scope" not in json.loads(request.value.post_data)
+
+        embed_page(site / "empty", api, scope="#nosuch")  # a scope without notes says so
+        other = new_page(browser)
+        other.goto(origin + "/empty/index.html")
+        other.get_by_role("button", name="Ask your notes").click()
+        bubble = ask_widget(other, RECALL)
+        assert "No notes match the scope (tag #nosuch)." in bubble.get_by_role("alert").inner_text()
+        other.context.close()
