@@ -44,25 +44,18 @@ def clean(path: str, text: str, modified: str = "") -> Document:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    org_tags: list[str] = []
-    front: dict[str, Any] = {}
-    if path.lower().endswith(".org"):
-        org_meta, org_tags, org_day = org_to_markdown(lines)
-        front = {**org_meta, **({"date": org_day} if org_day else {})}
-    else:
-        front = _strip_front_matter(lines)
+    front = org_to_markdown(lines) if path.lower().endswith(".org") else _strip_front_matter(lines)
     properties = rewrite_vault_syntax(lines)
-    front = {**front, "tags": [*front_matter_tags(front), *properties.get("tags", [])]}
+    note_tags = [*front_matter_tags(front), *properties.get("tags", [])]
     aliases = [*_as_list(front.get("aliases", front.get("alias"))), *properties.get("alias", [])]
-    if aliases:
-        front["aliases"] = aliases
+    front = {**front, "tags": note_tags, **({"aliases": aliases} if aliases else {})}
     metadata = _metadata(front)
     if page_title:
         metadata.setdefault("title", page_title)
     scraped = _strip_page_chrome(lines)
     flashcards = _strip_flashcard_export(lines, metadata)
     fmt: DocFormat = "flashcards" if flashcards else _detect_format(path, lines)
-    tags = unique([*front_matter_tags(front), *org_tags, *inline_tags(lines)])
+    tags = unique([*note_tags, *inline_tags(lines)])
     return Document(path, tuple(lines), fmt, metadata, scraped, tags, iso_date(front.get("date")) or modified)
 
 

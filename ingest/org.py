@@ -5,6 +5,7 @@ blanked; heading tags (``* Topic :ml:interview:``) become the note's tags."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _HEADING = re.compile(r"^(\*+)\s+(?:(?:TODO|DONE|NEXT|WAITING)\s+)?(?:\[#[A-C]\]\s+)?(.*?)(?:\s+(:[\w@#%:]+:))?\s*$")
 _KEYWORD = re.compile(r"^\s*#\+(\w+):\s*(.*)$", re.IGNORECASE)
@@ -13,9 +14,9 @@ _DRAWER_START = re.compile(r"^\s*:[A-Z]+:\s*$")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
-def org_to_markdown(lines: list[str]) -> tuple[dict[str, str], list[str], str]:
-    """Rewrite ``lines`` in place; returns (metadata with title, the note's tags, its date or "")."""
-    metadata: dict[str, str] = {}
+def org_to_markdown(lines: list[str]) -> dict[str, Any]:
+    """Rewrite ``lines`` in place; returns the note's keys as front matter gives them: title, tags, date."""
+    metadata: dict[str, Any] = {}
     tags: list[str] = []
     day = ""
     in_drawer = False
@@ -47,4 +48,4 @@ def org_to_markdown(lines: list[str]) -> tuple[dict[str, str], list[str], str]:
             lines[i] = "#" * min(len(stars), 6) + " " + title
             if heading_tags:
                 tags += [t for t in heading_tags.split(":") if t]
-    return metadata, tags, day
+    return {**metadata, "tags": tags, **({"date": day} if day else {})}
