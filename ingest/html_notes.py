@@ -14,6 +14,7 @@ _DROPPED = ["script", "style", "nav", "header", "footer", "aside", "noscript", "
             "button", "head"]  # fmt: skip
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _TEXT_BLOCKS = {"p", "blockquote", "dt", "dd", "figcaption", "summary", "caption"}
+_BLOCK_NAMES = {"pre", "table", "ul", "ol", "p", "div", "section", "blockquote", "dl", "figure", "article"}
 
 
 def html_to_text(html: str) -> tuple[str, str]:
@@ -61,9 +62,6 @@ def _emit(node: Any, blocks: list[str], depth: int) -> None:
                 _emit(child, blocks, depth)
             elif text := _inline(child):
                 blocks.append(text)
-
-
-_BLOCK_NAMES = {"pre", "table", "ul", "ol", "p", "div", "section", "blockquote", "dl", "figure", "article"}
 
 
 def _emit_list(node: Tag, blocks: list[str], depth: int) -> None:
