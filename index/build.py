@@ -95,7 +95,10 @@ def _ingest(
     report.chunks_embedded = embedded.n_embedded
     report.seconds = time.perf_counter() - started
     with report.timed("index"):
-        index = HnswIndex.build(embedded.served_vectors, config.hnsw)
+        if previous is not None:  # a large graph is updated (new passages added, removed ones tombstoned)
+            index, report.graph_updated = previous.index.updated(embedded.served_vectors, config.hnsw)
+        else:
+            index = HnswIndex.build(embedded.served_vectors, config.hnsw)
         bm25 = Bm25Index.build([c.passage() for c in embedded.served])
     with report.timed("write"):
         store.write(

@@ -1,6 +1,9 @@
 """The packaged sentence-transformers model in ONNX Runtime: exported once from the local weights into the model
 cache (mean pooling and L2 normalisation inside the graph), optionally with int8 weights; embeds in length-sorted
-batches. fp32 gives the same vectors as torch (cosine ≥ 0.9999, tested) at a fraction of the per-call overhead."""
+batches. fp32 gives the same vectors as torch (cosine ≥ 0.9999, tested) at a fraction of the per-call overhead.
+
+The export uses the model's plain ("eager") attention so ONNX Runtime's BERT optimiser fuses each layer's attention
+into one ``Attention`` op (the SDPA export hides the pattern): ~1.4× torch's batch throughput on 2 AVX2 cores."""
 
 from __future__ import annotations
 
@@ -16,15 +19,23 @@ import numpy as np
 from ingest.embedder import packaged_minilm_path
 from ingest.types import ModelUnavailable
 
-EXPORT_VERSION = 1  # bump when the exported graph changes
+EXPORT_VERSION = 2  # bump when the exported graph changes
 Precision = Literal["fp32", "int8"]
+# ONNX Runtime is fastest here with small batches (measured on 2 cores: 8 ≈ 16 > 32 > 64, fp32 and int8 alike); with
+# int8, activation scales are per batch, so a small batch also keeps one text's vector closer to its vector alone.
+DEFAULT_BATCH_SIZE = 8
 
 
 class OnnxEmbedder:
     """Same interface as ``SentenceTransformerEmbedder``. No I/O until ``warm_up``."""
 
     def __init__(
-        self, model_dir: Path | None, name: str, cache_dir: Path, precision: Precision = "fp32", batch_size: int = 32
+        self,
+        model_dir: Path | None,
+        name: str,
+        cache_dir: Path,
+        precision: Precision = "fp32",
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self.model_dir = model_dir
         self.precision = precision
@@ -138,7 +149,8 @@ def _export(source: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(source), local_files_only=True).eval()
+    # eager attention exports as MatMul/Softmax, which the optimiser fuses; SDPA's masking ops defeat the fusion
+    model = AutoModel.from_pretrained(str(source), local_files_only=True, attn_implementation="eager").eval()
 
     class MeanPooled(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:
@@ -190,6 +202,10 @@ def _optimise(source: Path, graph: Path, out: Path) -> None:
 
 
 def _quantise(graph: Path, out: Path) -> None:
+    """Dynamic int8: weights per channel, activations per tensor at run time, for the projections and the fused
+    attention. The feed-forward down projections stay fp32: their inputs come out of GELU with a few large outliers,
+    and one int8 scale per tensor for those costs more agreement than all the other layers together (cosine to fp32
+    on the bundled notes: min 0.988 with them, 0.992 without; ~10 % of the speed-up)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -198,6 +214,13 @@ def _quantise(graph: Path, out: Path) -> None:
         str(out),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=after_gelu(onnx.load(str(graph), load_external_data=False)),
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
+
+
+def after_gelu(model: Any) -> list[str]:
+    """Names of the MatMul nodes that read a GELU's output: the feed-forward down projections."""
+    gelu_outputs = {o for n in model.graph.node if n.op_type in {"Gelu", "BiasGelu", "FastGelu"} for o in n.output}
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[0] in gelu_outputs]

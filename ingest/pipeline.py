@@ -45,6 +45,7 @@ class IngestReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)  # read, clean, chunk, embed, dedup, index, write
+    graph_updated: bool = False  # the previous version's HNSW graph was updated in place of a rebuild
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:

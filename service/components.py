@@ -27,19 +27,19 @@ def build_embedder(settings: Settings) -> Embedder:
             settings.embedder_openai_model,
             settings.openai_api_key.get_secret_value(),
             settings.openai_timeout_s,
-            settings.embed_batch_size,
+            settings.embed_batch_size or 32,
         )
     if backend in ("onnx", "onnx-int8"):
-        from ingest.onnx_embedder import OnnxEmbedder
+        from ingest.onnx_embedder import DEFAULT_BATCH_SIZE, OnnxEmbedder
 
         return OnnxEmbedder(
             settings.embedder_path,
             settings.embedder_name,
             settings.model_cache_dir,
             "int8" if backend == "onnx-int8" else "fp32",
-            settings.embed_batch_size,
+            settings.embed_batch_size or DEFAULT_BATCH_SIZE,
         )
-    return SentenceTransformerEmbedder(settings.embedder_path, settings.embedder_name, settings.embed_batch_size)
+    return SentenceTransformerEmbedder(settings.embedder_path, settings.embedder_name, settings.embed_batch_size or 32)
 
 
 def build_generator(settings: Settings) -> Generator:

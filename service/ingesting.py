@@ -33,6 +33,7 @@ def ingest_and_report(settings: Settings, notes_dir: Path, quiet: bool = False) 
     print(
         f"{state} {report.version}: {counts['indexed']} indexed, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; {report.chunks_indexed} passages ({report.chunks_total} before de-duplication), "
-        f"{report.chunks_embedded} embedded, {report.seconds:.1f}s. Report: {store.report_path}"
+        f"{report.chunks_embedded} embedded{', search graph updated' if report.graph_updated else ''}, "
+        f"{report.seconds:.1f}s. Report: {store.report_path}"
     )
     return report

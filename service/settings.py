@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     )
     embedder_openai_base_url: str = Field("http://127.0.0.1:8081/v1", description="the embeddings server, up to /v1")
     embedder_openai_model: str = Field("all-MiniLM-L6-v2", description="model name the embeddings server knows")
-    embed_batch_size: int = Field(32, ge=1)
+    embed_batch_size: int | None = Field(
+        None, ge=1, description="texts per embedding batch; unset: the backend's own (onnx 8, torch and openai 32)"
+    )
 
     # generator
     generator_backend: Literal["onnx", "transformers", "openai"] = Field(
