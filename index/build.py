@@ -99,7 +99,7 @@ def _ingest(
             index, report.graph_updated = previous.index.updated(embedded.served_vectors, config.hnsw)
         else:
             index = HnswIndex.build(embedded.served_vectors, config.hnsw)
-        bm25 = Bm25Index.build([c.passage() for c in embedded.served])
+        bm25 = Bm25Index.build([c.lexical_text() for c in embedded.served])
     with report.timed("write"):
         store.write(
             manifest,

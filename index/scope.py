@@ -46,12 +46,13 @@ class Scope:
         return not (self.folder or self.file or self.tag or self.since or self.until)
 
     def matches(self, chunk: Chunk) -> bool:
-        """Folder and file filters accept a passage when any copy of it (``also_in``) is in scope."""
-        files = [chunk.file, *(loc.file for loc in chunk.also_in)]
-        if self.folder and not any(f.startswith(self.folder + "/") for f in files):
+        """Folder and file filters accept a passage when any copy of it (``also_in``) is in scope. Both ignore
+        case, as a note app's search does: "ML" finds ml/, "*Interview*" finds interview-prep.md."""
+        files = [f.lower() for f in (chunk.file, *(loc.file for loc in chunk.also_in))]
+        if self.folder and not any(f.startswith(self.folder.lower() + "/") for f in files):
             return False
         if self.file and not any(
-            fnmatchcase(f, self.file) or fnmatchcase(f.rsplit("/", 1)[-1], self.file) for f in files
+            fnmatchcase(f, self.file.lower()) or fnmatchcase(f.rsplit("/", 1)[-1], self.file.lower()) for f in files
         ):
             return False
         if self.tag and not any(t == self.tag or t.startswith(self.tag + "/") for t in chunk.tags):

@@ -239,5 +239,6 @@ def _read_chunks(path: Path) -> list[Chunk]:
             raw["also_in"] = tuple(Location(**loc) for loc in raw.get("also_in", []))
             raw["lines"] = tuple(raw.get("lines", ()))
             raw["tags"] = tuple(raw.get("tags", ()))
+            raw["aliases"] = tuple(raw.get("aliases", ()))
             chunks.append(Chunk(**raw))
     return chunks

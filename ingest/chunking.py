@@ -15,7 +15,9 @@ from ingest.blocks import Block, heading_title, parse_blocks
 from ingest.types import HEADING_SEP, Chunk, Document
 
 # Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
-CHUNKER_VERSION = 5  # 4: chunks record each text line's file line (evidence units cite exact lines); 5: tags, date
+# 4: chunks record each text line's file line (evidence units cite exact lines); 5: tags, date; 6: markdown by a
+# CommonMark parser (setext headings, indented code), note aliases
+CHUNKER_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,12 @@ def _pack(
         members = ([head] if head else []) + group
         start, end = min(b.start for b in members), max(b.end for b in members)
         text, line_map = _join(members)
-        chunks.append(Chunk(doc.path, path or title, start, end, text, lines=line_map, tags=doc.tags, date=doc.date))
+        chunks.append(
+            Chunk(
+                doc.path, path or title, start, end, text,
+                lines=line_map, tags=doc.tags, date=doc.date, aliases=doc.aliases,
+            )
+        )  # fmt: skip
     return chunks
 
 
@@ -183,6 +190,8 @@ def _split_block(block: Block, max_chars: int) -> list[Block]:
 def _refence(pieces: list[Block]) -> list[Block]:
     """Pieces of a split code block each get an opening and closing fence, so each reads as code."""
     fence = pieces[0].text.lstrip()[:3]
+    if fence not in ("```", "~~~"):  # indented code reads as code without fences
+        return pieces
     out = []
     for piece in pieces:
         text = piece.text

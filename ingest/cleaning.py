@@ -56,7 +56,8 @@ def clean(path: str, text: str, modified: str = "") -> Document:
     flashcards = _strip_flashcard_export(lines, metadata)
     fmt: DocFormat = "flashcards" if flashcards else _detect_format(path, lines)
     tags = unique([*note_tags, *inline_tags(lines)])
-    return Document(path, tuple(lines), fmt, metadata, scraped, tags, iso_date(front.get("date")) or modified)
+    date = iso_date(front.get("date")) or modified
+    return Document(path, tuple(lines), fmt, metadata, scraped, tags, date, unique(aliases))
 
 
 def _as_list(value: Any) -> list[str]:

@@ -39,6 +39,7 @@ class Chunk:
     lines: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()  # the note's tags (front matter and inline #tags), lower case, without '#'
     date: str = ""  # the note's date, YYYY-MM-DD: front matter `date`, else the file's modification day
+    aliases: tuple[str, ...] = ()  # the note's other names (front matter `aliases`, Logseq `alias::`)
 
     @property
     def id(self) -> str:
@@ -60,6 +61,11 @@ class Chunk:
         prefix = HEADING_SEP.join(parts)
         return f"{prefix}\n{self.text}" if prefix else self.text
 
+    def lexical_text(self) -> str:
+        """What keyword search matches: the passage and the note's aliases, so a note found by another of its
+        names (an abbreviation, say) is found by keyword. Not embedded, not shown to the generator."""
+        return "\n".join([self.passage(), *self.aliases])
+
 
 @dataclass(frozen=True)
 class Document:
@@ -72,6 +78,7 @@ class Document:
     scraped: bool = False  # a web-page rendering (chrome was stripped): a lossy copy, preferred last in dedup
     tags: tuple[str, ...] = ()
     date: str = ""
+    aliases: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:

@@ -112,3 +112,63 @@ def test_bold_title_directly_above_its_text_is_a_heading() -> None:
     code = next(c for c in chunks if 'model_name = "facebook/rag-token-base"' in c.text)
     assert code.heading == "RAG- Retrieval Augmented Generation"
     assert "RAG- Retrieval Augmented Generation" in code.passage()
+
+
+MARKDOWN = """Setext title
+============
+
+Intro line leading into a list:
+- first item
+- second item
+  ```
+  code inside the item
+  ```
+
+Sub-section
+-----------
+
+    indented = "code"
+    # not a heading
+
+---
+
+| metric | formula |
+| :----- | ------: |
+| recall | TP/(TP+FN) |
+
+## Closed ATX ##
+Text under the closed heading.
+
+Last setext
+-----------
+"""
+
+
+def test_markdown_structure_comes_from_a_commonmark_parser() -> None:
+    from ingest.blocks import heading_title, parse_blocks
+
+    doc = clean("structure.md", MARKDOWN)
+    blocks = parse_blocks(doc)
+    headings = [(heading_title(b), b.level, b.start, b.end) for b in blocks if b.kind == "heading"]
+    assert headings == [
+        ("Setext title", 1, 1, 2),
+        ("Sub-section", 2, 11, 12),
+        ("Closed ATX", 2, 23, 23),
+        ("Last setext", 2, 26, 27),  # a real heading with nothing under it stays a heading
+    ]
+    kinds = {b.text.split("\n")[0]: (b.kind, b.start, b.end) for b in blocks}
+    assert kinds['    indented = "code"'] == ("code", 14, 15)  # indented code: "# not a heading" is code
+    assert kinds["| metric | formula |"] == ("table", 19, 21)
+    assert kinds["Intro line leading into a list:"] == ("paragraph", 4, 9)  # the lead-in stays with its list
+    assert not any(b.text.strip() == "---" for b in blocks)  # a thematic break is not text
+    for b in blocks:  # every block's text is its lines of the note
+        assert b.text == "\n".join(MARKDOWN.split("\n")[b.start - 1 : b.end])
+    chunks = chunk_document(doc, ChunkingConfig(max_chars=120, overlap_chars=20))  # small: no sections merge
+    assert {c.heading for c in chunks} >= {"Setext title", "Setext title › Sub-section", "Setext title › Closed ATX"}
+
+
+def test_a_long_indented_code_block_is_split_without_invented_fences() -> None:
+    code = "\n".join(f"    value_{i} = compute({i})  # step {i}" for i in range(60))
+    chunks = chunk_document(clean("code.md", f"# Code\n\n{code}\n"), ChunkingConfig(max_chars=400, overlap_chars=50))
+    assert len(chunks) > 2 and not any("```" in c.text for c in chunks)
+    assert all(0 not in c.lines for c in chunks[1:])  # every line of every piece is a line of the note

@@ -84,6 +84,10 @@ def test_chunks_headings_metadata_and_locators(vault: tuple[Path, IndexStore, Ha
     attention = by_file["ml/attention.md"]
     assert attention.tags == ("ml", "nlp") and attention.date == "2024-02-03" and attention.heading == "Attention"
     assert "the encoder note" in attention.text and "[[" not in attention.text and "diagram.png" not in attention.text
+    # an alias is found by keyword search (it is in no line of the note), without entering the embedded passage
+    assert attention.aliases == ("attn",) and "attn" not in attention.passage().lower()
+    _, rows = store.load().bm25.search("attn", 3)
+    assert [chunks[int(r)].file for r in rows] == ["ml/attention.md"]
     assert by_file["ml/transformers.md"].tags == ("ml", "architecture")
     assert by_file["journal/2024-05-01.md"].tags == ("journal", "interview")
     assert "Recall" in by_file["journal/2024-05-01.md"].text

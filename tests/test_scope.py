@@ -70,6 +70,8 @@ def test_scope_matches_folder_file_tag_and_date() -> None:
     assert Scope(file="*interview*").matches(chunk("notes/interview-prep.md"))
     assert Scope(file="cnn.md").matches(chunk("ml/vision/cnn.md"))  # a bare name matches in any folder
     assert not Scope(file="ml/*.txt").matches(chunk("ml/a.md"))
+    assert Scope(file="*Interview*").matches(chunk("Notes/interview-prep.md"))  # case is ignored, as in a search box
+    assert Scope(folder="ML").matches(chunk("ml/vision/cnn.md"))
     assert Scope(tag="#ML").matches(chunk("a.md", ("ml/vision",)))  # nested tags are in their parent's scope
     assert not Scope(tag="ml").matches(chunk("a.md", ("mlops",)))
     assert Scope(since=date(2024, 1, 1)).matches(chunk("a.md", day="2024-01-10"))
