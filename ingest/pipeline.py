@@ -113,12 +113,22 @@ def collect(
         try:
             with report.timed("read"):
                 note = read_note(notes_dir, path, max_file_bytes)
-            with report.timed("clean"):
-                doc = clean(note.path, note.text, note.modified)
-            with report.timed("chunk"):
-                chunks = chunk_document(doc, chunking)
-            if not chunks:
-                raise Skipped("empty after cleaning")
+            prev = previous.files.get(rel) if previous else None
+            if previous and prev is not None and prev.sha256 == note.sha256 and rel in old_rows:
+                # unchanged since the previous version: its chunks and vectors as they are, no cleaning or chunking
+                chunks, vectors, is_scraped = (
+                    [old_chunks[r] for r in old_rows[rel]],
+                    previous.vectors[old_rows[rel]],
+                    prev.scraped,
+                )
+            else:
+                with report.timed("clean"):
+                    doc = clean(note.path, note.text, note.modified)
+                with report.timed("chunk"):
+                    chunks = chunk_document(doc, chunking)
+                if not chunks:
+                    raise Skipped("empty after cleaning")
+                vectors, is_scraped = None, doc.scraped
         except Skipped as why:
             report.files.append(FileOutcome(rel, "skipped", reason=str(why)))
             records.append(FileRecord(rel, "", "skipped", str(why)))
@@ -127,16 +137,11 @@ def collect(
             report.files.append(FileOutcome(rel, "failed", reason=f"{type(exc).__name__}: {exc}"))
             records.append(FileRecord(rel, "", "failed", str(exc)))
             continue
-        if doc.scraped:
+        if is_scraped:
             scraped.add(rel)
-        prev = previous.files.get(rel) if previous else None
-        reuse = prev is not None and prev.sha256 == note.sha256 and rel in old_rows
-        vectors = previous.vectors[old_rows[rel]] if previous and reuse else None
-        if reuse:
-            chunks = [old_chunks[r] for r in old_rows[rel]]
         per_file.append((chunks, vectors))
-        records.append(FileRecord(rel, note.sha256, "indexed", n_chunks=len(chunks)))
-        report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=not reuse, encoding=note.encoding))
+        records.append(FileRecord(rel, note.sha256, "indexed", n_chunks=len(chunks), scraped=is_scraped))
+        report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=vectors is None, encoding=note.encoding))
     return Collected(records, per_file, frozenset(scraped))
 
 

@@ -94,6 +94,7 @@ class FileRecord:
     status: str  # indexed | skipped | failed
     reason: str = ""
     n_chunks: int = 0
+    scraped: bool = False  # a page scrape (kept last among near-copies): remembered so an unchanged file is not re-read
 
 
 class ModelUnavailable(RuntimeError):

@@ -38,6 +38,30 @@ def test_changing_one_file_re_embeds_only_that_file(tmp_path: Path, notes_copy: 
     assert any("Speculative decoding" in c.text for c in store.load().chunks)
 
 
+def test_unchanged_files_are_not_cleaned_again_and_the_result_equals_a_fresh_ingest(
+    tmp_path: Path, notes_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import pipeline
+
+    store = IndexStore(tmp_path / "idx")
+    ingest(notes_copy, store)
+    target = next(notes_copy.glob("004*"))
+    target.write_text(target.read_text() + "\n\n## New section\n\nSpeculative decoding drafts tokens cheaply.\n")
+    cleaned: list[str] = []
+    real_clean = pipeline.clean
+    monkeypatch.setattr(pipeline, "clean", lambda path, *a: cleaned.append(path) or real_clean(path, *a))
+    ingest(notes_copy, store)
+    assert cleaned == [target.name]  # only the changed note is cleaned and chunked again
+    monkeypatch.undo()
+    fresh = IndexStore(tmp_path / "fresh")
+    ingest(notes_copy, fresh)
+    # the page scrape's flag was remembered, so near-copies collapse to the same keepers as in a fresh ingest
+    assert store.load().files["000_a9eb03580335b364.txt"].scraped
+    assert [(c.file, c.text, c.also_in) for c in store.load().chunks] == [
+        (c.file, c.text, c.also_in) for c in fresh.load().chunks
+    ]
+
+
 def test_deleted_file_disappears_from_the_index(tmp_path: Path, notes_copy: Path) -> None:
     store = IndexStore(tmp_path / "idx")
     ingest(notes_copy, store)
