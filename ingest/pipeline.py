@@ -114,13 +114,10 @@ def collect(
             with report.timed("read"):
                 note = read_note(notes_dir, path, max_file_bytes)
             prev = previous.files.get(rel) if previous else None
-            if previous and prev is not None and prev.sha256 == note.sha256 and rel in old_rows:
+            if previous and prev and prev.sha256 == note.sha256 and rel in old_rows:
                 # unchanged since the previous version: its chunks and vectors as they are, no cleaning or chunking
-                chunks, vectors, is_scraped = (
-                    [old_chunks[r] for r in old_rows[rel]],
-                    previous.vectors[old_rows[rel]],
-                    prev.scraped,
-                )
+                chunks = [old_chunks[r] for r in old_rows[rel]]
+                vectors, is_scraped = previous.vectors[old_rows[rel]], prev.scraped
             else:
                 with report.timed("clean"):
                     doc = clean(note.path, note.text, note.modified)
