@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from index.scope import Scope, allowed_rows
+from index.scope import Scope
 from index.store import Snapshot
 from ingest.types import Chunk
 
@@ -31,7 +31,7 @@ def search(
     scope: Scope | None = None,
 ) -> list[Hit]:
     """The top-k passages; with a ``scope``, only passages in it (``NothingInScope`` when it holds none)."""
-    allowed = allowed_rows(snapshot.chunks, scope) if scope and not scope.is_everything else None
+    allowed = snapshot.rows_in(scope) if scope and not scope.is_everything else None
     pool = max(k * 4, 20)
     if mode == "dense":
         ranked = _dense_ids(snapshot, query, k, allowed)

@@ -12,10 +12,11 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ import numpy as np
 from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
+from index.scope import Scope, allowed_rows
 from ingest.types import Chunk, FileRecord, Location
 
 KEEP_VERSIONS = 3
+SCOPES_REMEMBERED = 64  # per loaded version: each a row array (8 bytes a passage at most)
 
 
 class IndexNotFound(RuntimeError):
@@ -57,6 +60,21 @@ class Snapshot:
     bm25: Bm25Index
     files: dict[str, FileRecord]
     directory: Path
+    _scoped: dict[Scope, np.ndarray] = field(default_factory=dict, repr=False)
+    _scoped_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def rows_in(self, scope: Scope) -> np.ndarray:
+        """The rows in ``scope`` (``NothingInScope`` when none), remembered for this version: a request checks its
+        scope before answering and searches within it, and users repeat scopes; a version never changes."""
+        with self._scoped_lock:
+            rows = self._scoped.get(scope)
+        if rows is None:
+            rows = allowed_rows(self.chunks, scope)
+            with self._scoped_lock:
+                if len(self._scoped) >= SCOPES_REMEMBERED:
+                    del self._scoped[next(iter(self._scoped))]  # the oldest
+                self._scoped[scope] = rows
+        return rows
 
     def file_cache(self) -> tuple[list[Chunk], np.ndarray]:
         """Every file's pre-dedup chunks and their vectors, for incremental re-ingest."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from index.scope import Scope, allowed_rows
+from index.scope import Scope
 from index.search import Hit
 from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
 from service.conversation import Turn, contextualize
@@ -129,7 +129,7 @@ class Answerer:
     def check_scope(self, scope: Scope | None) -> None:
         """``NothingInScope`` when no served passage is in ``scope``."""
         if scope is not None and not scope.is_everything:
-            allowed_rows(self.retriever.snapshot().chunks, scope)
+            self.retriever.snapshot().rows_in(scope)
 
     def search(self, question: str, k: int | None = None, scope: Scope | None = None) -> list[Hit]:
         return self.retriever.retrieve(question, k or self.top_k, scope)

@@ -112,6 +112,24 @@ def test_a_scoped_search_gets_k_passages_from_the_scope(
         retriever.retrieve(question, 3, Scope(tag="nosuch"))
 
 
+def test_a_versions_scope_rows_are_found_once_and_kept_bounded(
+    vault_index: tuple[IndexStore, HashEmbedder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.store
+
+    store, _ = vault_index
+    snapshot = store.load()
+    scans: list[Scope] = []
+    real = index.store.allowed_rows
+    monkeypatch.setattr(index.store, "allowed_rows", lambda chunks, scope: scans.append(scope) or real(chunks, scope))
+    first = snapshot.rows_in(Scope(folder="ml"))
+    assert snapshot.rows_in(Scope(folder="ml")) is first and scans == [Scope(folder="ml")]  # the check, then the search
+    monkeypatch.setattr(index.store, "SCOPES_REMEMBERED", 2)
+    for tag in ("ml", "vision", "ml"):
+        snapshot.rows_in(Scope(tag=tag))
+    assert len(snapshot._scoped) == 2 and Scope(folder="ml") not in snapshot._scoped  # the oldest went first
+
+
 @pytest.fixture
 def client(vault_index: tuple[IndexStore, HashEmbedder], tmp_path: Path):  # type: ignore[no-untyped-def]
     store, embedder = vault_index
