@@ -14,7 +14,7 @@ class IndexMismatch(RuntimeError):
 class Manifest(BaseModel):
     version: str
     created_at: str
-    embedder_name: str  # the vector space (int8 weights give another one: "<model>+int8")
+    embedder_name: str  # the vector space (int8 weights give another one: "<model>+int8-smooth")
     embedder_backend: str = "torch"  # what computed the vectors: torch, onnx, onnx-int8, openai
     dim: int
     chunk_count: int

@@ -17,9 +17,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.embedder import packaged_minilm_path
+from ingest.onnx_int8 import VECTOR_SPACE, quantise, recipe_key
 from ingest.types import ModelUnavailable
 
-EXPORT_VERSION = 2  # bump when the exported graph changes
+EXPORT_VERSION = 3  # bump when the exported graph changes
 Precision = Literal["fp32", "int8"]
 # ONNX Runtime is fastest here with small batches (measured on 2 cores: 8 ≈ 16 > 32 > 64, fp32 and int8 alike); with
 # int8, activation scales are per batch, so a small batch also keeps one text's vector closer to its vector alone.
@@ -39,8 +40,8 @@ class OnnxEmbedder:
     ) -> None:
         self.model_dir = model_dir
         self.precision = precision
-        # int8 vectors differ from fp32 ones (cosine ~0.99): an index built with one is not searched with the other
-        self.name = name if precision == "fp32" else f"{name}+int8"
+        # int8 vectors differ from fp32 ones (cosine ≥ 0.99): an index built with one is not searched with the other
+        self.name = name if precision == "fp32" else f"{name}+{VECTOR_SPACE}"
         self.backend = "onnx" if precision == "fp32" else "onnx-int8"
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -121,7 +122,8 @@ def exported_graph(source: Path, cache_dir: Path, precision: Precision) -> Path:
     stamp = "|".join(
         f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(source.glob("*")) if p.is_file()
     )
-    key = hashlib.sha256(f"{source.resolve()}|{stamp}|{EXPORT_VERSION}".encode()).hexdigest()[:16]
+    recipe = recipe_key() if precision == "int8" else ""
+    key = hashlib.sha256(f"{source.resolve()}|{stamp}|{EXPORT_VERSION}|{recipe}".encode()).hexdigest()[:16]
     target = cache_dir / "embedders" / f"{source.name}-{key}-{precision}"
     graph = target / "model.onnx"
     if graph.is_file():
@@ -134,7 +136,7 @@ def exported_graph(source: Path, cache_dir: Path, precision: Precision) -> Path:
         final = work / "final"
         final.mkdir()
         if precision == "int8":
-            _quantise(work / "optimised.onnx", final / "model.onnx")
+            quantise(work / "optimised.onnx", source, final / "model.onnx")
         else:
             shutil.move(work / "optimised.onnx", final / "model.onnx")
         try:
@@ -199,28 +201,3 @@ def _optimise(source: Path, graph: Path, out: Path) -> None:
         opt_level=1,
     )
     model.save_model_to_file(str(out))
-
-
-def _quantise(graph: Path, out: Path) -> None:
-    """Dynamic int8: weights per channel, activations per tensor at run time, for the projections and the fused
-    attention. The feed-forward down projections stay fp32: their inputs come out of GELU with a few large outliers,
-    and one int8 scale per tensor for those costs more agreement than all the other layers together (cosine to fp32
-    on the bundled notes: min 0.988 with them, 0.992 without; ~10 % of the speed-up)."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(graph),
-        str(out),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        nodes_to_exclude=after_gelu(onnx.load(str(graph), load_external_data=False)),
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-
-
-def after_gelu(model: Any) -> list[str]:
-    """Names of the MatMul nodes that read a GELU's output: the feed-forward down projections."""
-    gelu_outputs = {o for n in model.graph.node if n.op_type in {"Gelu", "BiasGelu", "FastGelu"} for o in n.output}
-    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[0] in gelu_outputs]

@@ -61,11 +61,12 @@ def test_length_sorted_batches_keep_each_texts_vector(passages: list[str]) -> No
 
 
 @pytest.mark.slow
-def test_the_export_fuses_attention_and_int8_keeps_the_down_projections(passages: list[str]) -> None:
+def test_the_export_fuses_attention_and_int8_smooths_every_projection_but_the_first_down(passages: list[str]) -> None:
     import onnx
 
     from ingest.embedder import packaged_minilm_path
-    from ingest.onnx_embedder import after_gelu, exported_graph
+    from ingest.onnx_embedder import exported_graph
+    from ingest.onnx_int8 import after_gelu
 
     fp32 = onnx.load(str(exported_graph(packaged_minilm_path(), CACHE, "fp32")), load_external_data=False)
     int8 = onnx.load(str(exported_graph(packaged_minilm_path(), CACHE, "int8")), load_external_data=False)
@@ -73,7 +74,40 @@ def test_the_export_fuses_attention_and_int8_keeps_the_down_projections(passages
     assert sum(n.op_type == "Attention" for n in fp32.graph.node) == layers  # one fused op per layer
     assert len(after_gelu(fp32)) == layers
     ops = [n.op_type for n in int8.graph.node]
-    assert ops.count("QAttention") == layers and ops.count("MatMul") == layers  # the down projections stay fp32
+    assert ops.count("QAttention") == layers and ops.count("MatMul") == 1  # only layer 0's down projection is fp32
+    smoothing = [n for n in int8.graph.node if n.name.endswith("_smooth")]
+    assert len(smoothing) == 3 * layers - 1 + layers  # the 17 quantised MatMuls and the 6 attentions read x/s
+
+
+def test_smoothing_keeps_a_projections_fp32_output_and_shrinks_the_outlier_channel() -> None:
+    """x·W = (x/s)·(diag(s)·W) exactly, and the channel with the large maximum is divided by the largest s."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ingest.onnx_int8 import smooth
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(8, 4)).astype(np.float32)
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.normal(size=(5, 8)).astype(np.float32)
+    x[:, 3] *= 30  # an outlier channel, as in BERT's layer-norm outputs
+    maxima = {"x": np.abs(x).max(axis=0)}
+    smooth(model, [model.graph.node[0]], maxima)
+    onnx.checker.check_model(model)
+    y = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.allclose(y, x @ w, rtol=1e-4, atol=1e-4)
+    inverse = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "proj_smooth_inv"))
+    assert int(np.argmin(inverse)) == 3  # the outlier channel is divided the most
+    assert np.abs(x * inverse).max(axis=0).max() < np.abs(x).max(axis=0).max() / 3  # the tensor's range shrank
 
 
 @pytest.mark.slow
@@ -82,7 +116,7 @@ def test_int8_agrees_with_torch_but_is_its_own_vector_space(passages: list[str],
     cosines = (int8.embed(passages) * torch_vectors).sum(axis=1)
     assert cosines.min() >= 0.99, f"lowest cosine {cosines.min():.4f}"  # the issue's bar for an agreeing backend
     assert cosines.mean() < 0.9999  # close, but not the same vectors: it may not search an fp32 index
-    assert int8.name == "all-MiniLM-L6-v2+int8" and int8.backend == "onnx-int8"
+    assert int8.name == "all-MiniLM-L6-v2+int8-smooth" and int8.backend == "onnx-int8"
 
 
 class _Named(HashEmbedder):

@@ -1,4 +1,4 @@
-"""Embedder backends in one run: chunks/s on generated note passages, query embedding p50/p95, and agreement with
+"""Embedder backends in one run: chunks/s on generated note passages (interleaved rounds), query embedding p50/p95, and agreement with
 torch fp32 (cosine on the bundled chunks, top-5 retrieval overlap on the eval questions)."""
 
 from __future__ import annotations
@@ -27,27 +27,42 @@ def passages(notes_dir: Path) -> list[str]:
     return out
 
 
-def run(embedders: dict[str, Embedder], notes_dir: Path, sample: int, log: Any = print) -> dict[str, Any]:
-    """``embedders`` maps a label to a backend; the first is the reference (torch fp32)."""
+def run(
+    embedders: dict[str, Embedder], notes_dir: Path, sample: int, rounds: int = 3, log: Any = print
+) -> dict[str, Any]:
+    """``embedders`` maps a label to a backend; the first is the reference (torch fp32). Throughput is timed in
+    ``rounds`` interleaved rounds (each backend once per round): a machine that slows down for a while slows every
+    backend's run in that round, so the speed-up is the median of the per-round ratios, the rate the median rate."""
     with tempfile.TemporaryDirectory(prefix="notes-qa-bench-") as tmp:
         generated = vault.generate(Path(tmp), max(sample // 7, 1), vault.sentences(notes_dir))
         texts = passages(generated.root)[:sample]
     bundled = passages(notes_dir)
     questions = bench_questions(100)
-    rows: dict[str, Any] = {}
-    reference: tuple[np.ndarray, np.ndarray] | None = None
+    warm_s: dict[str, float] = {}
     for label, embedder in embedders.items():
         started = time.perf_counter()
         embedder.warm_up()
-        warm_s = time.perf_counter() - started
-        started = time.perf_counter()
-        embedder.embed(texts)
-        rate = len(texts) / (time.perf_counter() - started)
+        embedder.embed(texts[:8])  # first-call allocations are not throughput
+        warm_s[label] = time.perf_counter() - started
+    rates: dict[str, list[float]] = {label: [] for label in embedders}
+    for _ in range(rounds):
+        for label, embedder in embedders.items():
+            started = time.perf_counter()
+            embedder.embed(texts)
+            rates[label].append(len(texts) / (time.perf_counter() - started))
+    reference_label = next(iter(embedders))
+    rows: dict[str, Any] = {}
+    reference: tuple[np.ndarray, np.ndarray] | None = None
+    for label, embedder in embedders.items():
+        rate = float(np.median(rates[label]))
+        ratios = [r / base for r, base in zip(rates[label], rates[reference_label], strict=True)]
         query = time_each(lambda q, e=embedder: e.embed([q]), questions)  # type: ignore[misc]
         chunk_vectors, question_vectors = embedder.embed(bundled), embedder.embed(questions)
         row: dict[str, Any] = {
-            "backend": embedder.backend, "name": embedder.name, "warm_up_s": round(warm_s, 2),
-            "chunks_per_s": round(rate, 1), "query": query.as_dict(),
+            "backend": embedder.backend, "name": embedder.name, "warm_up_s": round(warm_s[label], 2),
+            "chunks_per_s": round(rate, 1), "chunks_per_s_rounds": [round(r, 1) for r in rates[label]],
+            "speedup": round(float(np.median(ratios)), 2), "speedup_rounds": [round(r, 2) for r in ratios],
+            "query": query.as_dict(),
         }  # fmt: skip
         if reference is None:
             reference = (chunk_vectors, question_vectors)
@@ -55,11 +70,14 @@ def run(embedders: dict[str, Embedder], notes_dir: Path, sample: int, log: Any =
         row["cosine_min"], row["cosine_mean"] = round(float(cosines.min()), 5), round(float(cosines.mean()), 5)
         row["top5_overlap"] = round(_top5_overlap(chunk_vectors @ question_vectors.T, reference[0] @ reference[1].T), 3)
         row["hit@5"] = _hit_at_5(embedder, notes_dir)
-        row["speedup"] = round(rate / rows[next(iter(rows))]["chunks_per_s"], 2) if rows else 1.0
         rows[label] = row
-        log(f"  embedder {label:<10} {rate:7.1f} chunks/s (×{row['speedup']})  query p50 {query.p50_ms:6.2f} ms  "
-            f"cosine min {row['cosine_min']:.4f}  top-5 overlap {row['top5_overlap']:.3f}  hit@5 {row['hit@5']}")  # fmt: skip
-    return {"sample_chunks": len(texts), "bundled_chunks": len(bundled), "questions": len(questions), "backends": rows}
+        log(f"  embedder {label:<10} {rate:7.1f} chunks/s (×{row['speedup']}, rounds {row['speedup_rounds']})  "
+            f"query p50 {query.p50_ms:6.2f} ms  cosine min {row['cosine_min']:.4f}  "
+            f"top-5 overlap {row['top5_overlap']:.3f}  hit@5 {row['hit@5']}")  # fmt: skip
+    return {
+        "sample_chunks": len(texts), "rounds": rounds, "bundled_chunks": len(bundled), "questions": len(questions),
+        "backends": rows,
+    }  # fmt: skip
 
 
 def _top5_overlap(scores: np.ndarray, reference: np.ndarray) -> float:

@@ -51,7 +51,7 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
     backends: dict[str, Embedder] = {"torch": torch_embedder}
     for backend in ("onnx", "onnx-int8"):
         backends[backend] = build_embedder(settings.model_copy(update={"embedder_backend": backend}))
-    results["embedders"] = embedders.run(backends, settings.notes_dir, sample=128 if quick else 512, log=log)
+    results["embedders"] = embedders.run(backends, settings.notes_dir, sample=128 if quick else 256, log=log)
 
     defaults = HnswParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
     sizes = [10_000] if quick else [10_000, 100_000, 1_000_000]
