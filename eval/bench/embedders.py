@@ -1,5 +1,5 @@
-"""Embedder backends in one run: chunks/s on generated note passages (interleaved rounds), query embedding p50/p95, and agreement with
-torch fp32 (cosine on the bundled chunks, top-5 retrieval overlap on the eval questions)."""
+"""Embedder backends in one run: chunks/s on generated note passages (interleaved rounds), query embedding p50/p95,
+and agreement with torch fp32 (cosine on the bundled chunks, top-5 retrieval overlap on the eval questions)."""
 
 from __future__ import annotations
 
