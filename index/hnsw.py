@@ -23,7 +23,7 @@ MAX_DEAD_SHARE = 0.2  # more tombstones than this share of the nodes: rebuild (c
 @dataclass(frozen=True)
 class HnswParams:
     m: int = 32
-    ef_construction: int = 200
+    ef_construction: int = 100
     ef_search: int = 128
 
 

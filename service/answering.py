@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -104,8 +105,15 @@ class Answerer:
         self._answerability = answerability
 
     def warm_up(self) -> None:
-        self.retriever.warm_up()
-        self.generator.warm_up()
+        """Load the generator and, meanwhile, the embedder and the index (a cold start takes the longer of the two,
+        not their sum). A retriever failure is raised before a generator one."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up") as pool:
+            generator = pool.submit(self.generator.warm_up)
+            try:
+                self.retriever.warm_up()
+            finally:
+                wait([generator])
+            generator.result()
 
     @property
     def answerability(self) -> AnswerabilityModel:

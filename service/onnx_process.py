@@ -42,10 +42,7 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
 
     try:
         import onnxruntime_genai as og
-        from transformers import AutoTokenizer
 
-        # The chat template comes from the same tokenizer files the transformers backend uses: same prompt text.
-        chat = AutoTokenizer.from_pretrained(model_dir)
         model = og.Model(model_dir)
         tokenizer = og.Tokenizer(model)
     except Exception as exc:
@@ -58,8 +55,7 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
         if request.get("op") != "generate":
             continue  # a stop that arrived after its generation had finished
         try:
-            messages = [{"role": "system", "content": request["system"]}, {"role": "user", "content": request["user"]}]
-            ids = tokenizer.encode(chat.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+            ids = tokenizer.encode(chat_text(tokenizer, request["system"], request["user"]))
             params = og.GeneratorParams(model)
             params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False, repetition_penalty=1.05)
             generator = og.Generator(model, params)
@@ -77,6 +73,14 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
             send("done")
         except Exception as exc:
             send("error", f"{type(exc).__name__}: {exc}")
+
+
+def chat_text(tokenizer: Any, system: str, user: str) -> str:
+    """The prompt text for an onnxruntime-genai ``tokenizer``: the chat template of the model's own tokenizer files,
+    rendered by onnxruntime-genai (the same text as transformers' ``apply_chat_template``, tested, without the
+    seconds that importing transformers adds to every start)."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return str(tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True))
 
 
 class _Lines:

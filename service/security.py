@@ -12,13 +12,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import math
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.rate_limit import RateLimiter
 from service.settings import Settings
 
 STATIC_PATHS = frozenset({"/", "/widget.js", "/favicon.ico"})
@@ -116,16 +115,11 @@ class Guard:
     route's own ``Admission.reserve`` decides; this only spares reading and parsing a body to say no)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, keys: KeyRing) -> None:
-        from limits import parse_many
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
         self.app = app
         self.keys = keys
         self.hosts = None if "*" in settings.trusted_hosts else frozenset(h.lower() for h in allowed_hosts(settings))
         self.public = frozenset(settings.public_paths) | STATIC_PATHS
-        self.limits = parse_many(settings.rate_limit) if settings.rate_limit else []
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = RateLimiter(settings.rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -149,9 +143,9 @@ class Guard:
                 await _refuse(send, path, 401, message, "invalid_api_key", {"www-authenticate": challenge})
                 return
             identity = key_id
-        retry = self._over_limit(identity)
+        retry = self.limiter.hit(identity)
         if retry is not None:
-            message = f"rate limit exceeded ({self._describe()}); retry in {retry} s"
+            message = f"rate limit exceeded ({self.limiter.description}); retry in {retry} s"
             await _refuse(send, path, 429, message, "rate_limit_exceeded", {"retry-after": str(retry)})
             return
         answering = path in ANSWER_PATHS and scope.get("method") == "POST"
@@ -162,16 +156,6 @@ class Guard:
             await _refuse(send, path, 503, str(busy), "busy", retry_after, detail={"reason": str(busy), "sources": []})
             return
         await self.app(scope, receive, send)
-
-    def _over_limit(self, identity: str) -> int | None:
-        for item in self.limits:
-            if not self.limiter.hit(item, identity):
-                reset = self.limiter.get_window_stats(item, identity).reset_time
-                return max(1, math.ceil(reset - time.time()))
-        return None
-
-    def _describe(self) -> str:
-        return "; ".join(str(item) for item in self.limits)
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:

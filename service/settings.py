@@ -67,7 +67,9 @@ class Settings(BaseSettings):
 
     # index
     hnsw_m: int = Field(32, ge=4, le=128)
-    hnsw_ef_construction: int = Field(200, ge=8)
+    hnsw_ef_construction: int = Field(
+        100, ge=8, description="graph quality at build time; 200 builds ~1.8x slower for the same recall@10 at 100k"
+    )
     hnsw_ef_search: int = Field(128, ge=8)
     chunk_max_chars: int = Field(900, ge=200, le=4000)
     chunk_overlap_chars: int = Field(200, ge=0)

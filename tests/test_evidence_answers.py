@@ -75,3 +75,25 @@ def test_onnx_and_transformers_backends_cite_the_same_evidence_for_a_formula(
     spans = [{(c.evidence.unit.file, c.evidence.unit.start_line) for c in a.citations} for a in (onnx, torch)]
     assert spans[0] == spans[1]
     assert onnx.evidence == torch.evidence  # same retrieval and selection: only the generator differs
+
+
+@pytest.mark.parametrize("question", ["What is RLHF?", "Wie berechnet man  den F1-Score? {{ x }} {% raw %} “quotes”"])
+def test_onnx_prompt_text_is_the_transformers_chat_template(
+    answerer: Answerer, settings: Settings, question: str
+) -> None:
+    """The onnx child renders the chat template without transformers (seconds off every start): same text."""
+    import onnxruntime_genai as og
+    from transformers import AutoTokenizer
+
+    from service.onnx_generator import onnx_model_dir
+    from service.onnx_process import chat_text
+    from service.packaged_models import packaged_gguf
+    from service.prompting import build_prompt
+
+    model_dir = onnx_model_dir(packaged_gguf(settings.generator_model), settings.model_cache_dir)
+    prompt = build_prompt(question, answerer.gather(question)[1])
+    messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
+    expected = AutoTokenizer.from_pretrained(str(model_dir)).apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    )
+    assert chat_text(og.Tokenizer(og.Model(str(model_dir))), prompt.system, prompt.user) == expected

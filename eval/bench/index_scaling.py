@@ -17,8 +17,8 @@ from index.hnsw import HnswIndex, HnswParams
 DIM = 384
 QUERIES = 200
 K = 10
-# From 1M vectors on, only the default M is built, with a smaller efConstruction: the default (200) takes ~15 min
-# there on 2 cores, over the whole bench's budget. Search quality at 1M is therefore a lower bound.
+# From 1M vectors on, only the default M is built, with a smaller efConstruction: the default (100) would take ~11 min
+# there on 2 cores, over half the whole bench's budget. Search quality at 1M is therefore a lower bound.
 BIG_EF_CONSTRUCTION = 80  # 40 was tried: recall@10 0.88 at efSearch 128, 0.93 at 256
 # The exact baselines take 60-120 ms a query at 1M: timed on this many of the queries there (all are used for recall).
 BIG_BASELINE_QUERIES = 50
