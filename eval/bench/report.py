@@ -95,6 +95,11 @@ def headlines(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]
         )
         out.append(("RSS serving (server and model process)", f"{s['rss_serving_mb']} MB", "≤ 1,500 MB",
                     s["rss_serving_mb"] <= 1500))  # fmt: skip
+    if "seconds" in results:
+        limit = 180 if results.get("command", "").endswith("--quick") else 1200
+        took = results["seconds"]
+        out.append((f"the bench itself (`{results.get('command', 'notes-qa bench')}`)", f"{took:,.0f} s",
+                    f"≤ {limit:,} s", took <= limit))  # fmt: skip
     return out
 
 
