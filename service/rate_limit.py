@@ -29,9 +29,6 @@ class RateLimiter:
         self.max_clients = max_clients
         self._recent: OrderedDict[str, list[deque[float]]] = OrderedDict()
 
-    def __bool__(self) -> bool:
-        return bool(self.windows)
-
     def hit(self, identity: str) -> int | None:
         """Count one request of ``identity``: None when every limit allows it, else the whole seconds until they
         would (a refused request is not counted, so a client that waits that long gets through)."""
