@@ -23,7 +23,7 @@ def test_the_vault_is_seeded_and_plants_near_copies(tmp_path: Path) -> None:
 
 
 def test_ingest_section_collapses_planted_copies_and_nothing_else(tmp_path: Path) -> None:
-    row = ingest_scaling.run(60, ingest_scaling.RandomEmbedder(), IngestConfig(), NOTES, log=lambda _: None)
+    row = ingest_scaling.run(60, ingest_scaling.WordHashEmbedder(), IngestConfig(), NOTES, log=lambda _: None)
     assert row["planted_copies"] == 3 and row["planted_collapsed"] >= 0.95 and row["false_merges"] == 0
     assert set(row["stages"]) == {"read", "clean", "chunk", "embed", "dedup", "index", "write"}
     assert row["reingest_one_file_embedded"] > 0 and row["reingest_unchanged_s"] < row["seconds"]
@@ -37,5 +37,15 @@ def test_ingest_section_collapses_planted_copies_and_nothing_else(tmp_path: Path
     assert "## Ingest on a generated vault" in text and "ingest.png" in text
     assert json.loads((tmp_path / "out" / "bench.json").read_text())["ingest"][0]["chunks"] == row["chunks"]
     assert all(p.exists() for p in paths)
-    # random vectors make embedding free: their dedup share has no target
+    # stand-in vectors make embedding free: their dedup share has no target
     assert any(met is None for what, _, _, met in headlines(results) if "dedup share" in what)
+
+
+def test_stand_in_vectors_are_unit_and_follow_the_words() -> None:
+    embedder = ingest_scaling.WordHashEmbedder()
+    texts = ["gradient descent on the loss", "the loss on gradient descent", "a cat sat on a mat", ""]
+    x = embedder.embed(texts)
+    assert x.shape == (4, 384) and abs(float((x * x).sum(axis=1).min()) - 1) < 1e-5
+    assert float(x[0] @ x[1]) > 0.99  # the same words: the same vector
+    assert float(x[0] @ x[2]) < float(x[0] @ x[1]) - 0.3
+    assert (embedder.embed(texts[2:3]) == x[2:3]).all()  # a text's vector does not depend on its batch

@@ -3,10 +3,14 @@ one file changed, and whether the planted near-copies were collapsed (and nothin
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
+import zlib
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain, count
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +22,38 @@ from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
 from ingest.embedder import Embedder
 
+_WORD = re.compile(r"\w+")
 
-class RandomEmbedder:
-    """Seeded random unit vectors: every stage but embedding measured at full size, at no embedding cost."""
 
-    backend = "random"
+class WordHashEmbedder:
+    """A stand-in with the shape of real embeddings at no model cost (feature hashing): each word adds ±1 to one of
+    the dimensions, both picked by a hash of the word; the sum is normalised. Texts sharing words lie near each
+    other, copies coincide, and common words give all vectors a shared direction: clustered, as sentence
+    embeddings are. (Uniform random vectors, the HNSW worst case, took twice as long to index: 78 s vs 36 s for
+    94k.) Every stage but embedding is measured at full size."""
+
+    backend = "word hashing"
 
     def __init__(self, dim: int = 384) -> None:
-        self.name, self.dim = "random", dim
+        self.name, self.dim = "stand-in", dim
+        self._ids: defaultdict[str, int] = defaultdict(count().__next__)  # word -> id
+        self._cells = np.zeros(0, dtype=np.int64)  # id -> dimension * 2 + (sign > 0)
 
     def warm_up(self) -> None:
         pass
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        rng = np.random.default_rng(len(texts))
-        x = rng.standard_normal((len(texts), self.dim)).astype(np.float32)
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
+        words = [_WORD.findall(t.lower()) or [""] for t in texts]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(texts))
+        ids = np.fromiter((self._ids[w] for w in chain.from_iterable(words)), dtype=np.int64, count=int(lengths.sum()))
+        new = list(self._ids)[len(self._cells) :]
+        hashes = np.array([zlib.crc32(w.encode()) for w in new], dtype=np.int64)
+        self._cells = np.concatenate([self._cells, (hashes % self.dim) * 2 + (hashes // self.dim) % 2])
+        cells = self._cells[ids]
+        x = np.bincount(np.repeat(np.arange(len(texts)), lengths) * self.dim + cells // 2,
+                        weights=cells % 2 * 2.0 - 1, minlength=len(texts) * self.dim).reshape(len(texts), self.dim)  # fmt: skip
+        x[:, 0] += np.linalg.norm(x, axis=1) == 0  # signs that cancel out: a fixed unit vector rather than zero
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 @contextmanager
@@ -73,6 +93,7 @@ def run(notes: int, embedder: Embedder, config: IngestConfig, notes_dir: Path, l
     row = {
         "notes": notes,
         "embedder": f"{embedder.name} ({embedder.backend})",
+        "stand_in": isinstance(embedder, WordHashEmbedder),  # embedding is free: no target on shares
         "chunks": first.chunks_total,
         "chunks_indexed": first.chunks_indexed,
         "seconds": round(total, 1),

@@ -77,11 +77,11 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
     config = ingest_config(settings)
     with section("ingest"):
         results["ingest"] = [
-            # every stage but embedding at full size (random vectors), then the whole ingest with the real embedder
+            # every stage but embedding at full size (stand-in vectors), then the whole ingest with the real embedder
             ingest_scaling.run(
-                1_000 if quick else 10_000, ingest_scaling.RandomEmbedder(), config, settings.notes_dir, log
+                1_000 if quick else 10_000, ingest_scaling.WordHashEmbedder(), config, settings.notes_dir, log
             ),
-            ingest_scaling.run(40 if quick else 320, embedder, config, settings.notes_dir, log),
+            ingest_scaling.run(40 if quick else 160, embedder, config, settings.notes_dir, log),
         ]
 
     if settings.generator_backend in ("onnx", "transformers"):
