@@ -200,8 +200,9 @@ def _ingest(results: dict[str, Any]) -> list[str]:
         "",
         "Notes built from the bundled notes' sentences, recombined with every third word varied (so nothing in them "
         "is a near-copy), plus 5 % planted near-copies (one word in twenty edited) that must collapse. The stand-in "
-        "run (vectors summed from seeded per-word vectors: clustered like real embeddings, at no model cost) measures "
-        "every stage but embedding at full size; the real run is the whole ingest with the default "
+        "run (feature-hashed words: each word adds ±1 to a dimension picked by its hash, so texts sharing words lie "
+        "near each other, clustered like real embeddings, at no model cost) measures every stage but embedding at "
+        "full size; the real run is the whole ingest with the default "
         "embedder. Cells: seconds (chunks/s). RSS growth: the ingest's peak over the process's RSS before it. A "
         "false merge is a collapse between unrelated generated notes: with random recombination a chunk of a few "
         "words can, by chance, be wholly contained in another note's chunk, which the dedup rule (≥ 70 % of the "
