@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,19 @@ def test_a_running_retriever_follows_new_versions_and_survives_a_broken_one(smal
     # a fresh process could not load it either: the failure is real, not a cache artefact
     with pytest.raises(ValueError):
         IndexStore(store.root).load()
+
+
+def test_chunk_files_hold_each_chunks_fields_and_read_back_equal(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from index.store import _read_chunks, _write_chunks
+    from ingest.types import Chunk, Location
+
+    chunks = [
+        Chunk("a.md", "H", 1, 3, "tëxt", (Location("b.md", "G", 2, 4),), (1, 2, 3), ("t",), "2026-01-01", ("x",)),
+        Chunk("c.md", "", 1, 1, "y"),
+    ]
+    _write_chunks(tmp_path / "chunks.jsonl", chunks)
+    lines = (tmp_path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [json.loads(json.dumps(asdict(c))) for c in chunks]
+    assert _read_chunks(tmp_path / "chunks.jsonl") == chunks
