@@ -25,7 +25,7 @@ test:  ## every test, including the slow ones that load the real models
 test-fast:  ## plumbing tests only (fakes, no model loading)
 	$(PYTHON) -m pytest -m "not slow"
 
-bench:  ## retrieval, embedders, index (10k/100k/1M vectors) and ingest scaling, generation, serving: rewrites BENCHMARKS.md and eval/bench/results/ (~19 min on 2 cores)
+bench:  ## retrieval, embedders, index (10k/100k/1M vectors) and ingest scaling, generation, serving: rewrites BENCHMARKS.md and eval/bench/results/ (~17 min on 2 cores)
 	notes-qa bench
 
 bench-quick:  ## the same at the small sizes (under 3 minutes); writes eval-runs/bench-quick/, leaves BENCHMARKS.md alone
