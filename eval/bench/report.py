@@ -142,9 +142,9 @@ def _embedders(results: dict[str, Any]) -> list[str]:
         f"## Embedder backends ({e['sample_chunks']} generated passages for throughput; agreement with torch on the "
         f"{e['bundled_chunks']} bundled chunks and {e['questions']} eval questions)",
         "",
-        f"Throughput: {e.get('rounds', 1)} rounds over the passages, the backends taking turns every "
-        f"{e.get('slice', 'few')} passages within a round (so a slow spell of the machine hits all of them); "
-        "chunks/s is the median rate, ÷ torch the median of the per-round ratios (the rounds in brackets).",
+        f"Throughput: {e.get('rounds', 1)} interleaved rounds, each backend once per round (who goes first "
+        "rotates) on all the passages in one call, as an ingest embeds; chunks/s is the median rate, ÷ torch the "
+        "median of the per-round ratios (the rounds in brackets).",
         "",
         "| backend | chunks/s | ÷ torch | query p50 / p95 ms | cosine min / mean | top-5 overlap | hit@5 (product, "
         "hybrid) | first warm-up s |",

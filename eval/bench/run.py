@@ -66,7 +66,9 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
     for backend in ("onnx", "onnx-int8"):
         backends[backend] = build_embedder(settings.model_copy(update={"embedder_backend": backend}))
     with section("embedders"):
-        results["embedders"] = embedders.run(backends, settings.notes_dir, sample=128 if quick else 256, log=log)
+        results["embedders"] = embedders.run(
+            backends, settings.notes_dir, sample=128 if quick else 256, rounds=3 if quick else 5, log=log
+        )
 
     defaults = HnswParams(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
     sizes = [10_000] if quick else [10_000, 100_000, 1_000_000]
