@@ -11,9 +11,10 @@ from typing import Any
 from tqdm import tqdm
 
 from eval.compare import compare_runs
+from eval.evidence_spans import EvidenceLocator
 from eval.questions import Question, load_questions
 from eval.report import write_report
-from eval.runner import run_questions, write_results
+from eval.runner import Result, grade, read_results, run_questions, write_results
 
 Register = Callable[[str, Callable[[Any, argparse.Namespace], int], str], argparse.ArgumentParser]
 DEFAULT_QUESTIONS = Path("eval/questions/dev.jsonl")
@@ -30,6 +31,12 @@ def add_commands(command: Register) -> None:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--label", default=None, help="name of this run in reports (default: the out folder name)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("DIR_A", "DIR_B"), help="diff two finished runs")
+    p.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="RUN_DIR",
+        help="score a finished run again against QUESTIONS (relabelled) without running anything; writes --out",
+    )
 
     p = command(
         "calibrate", cmd_calibrate, "Train the answerability model on a labelled question set; store it with the index."
@@ -67,6 +74,8 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
                 raise EvalUsageError(f"{d} is not a finished eval run (no metrics.json/results.jsonl)")
         print(compare_runs(*args.compare))
         return 0
+    if args.rescore:
+        return _rescore(args)
     from service.components import build_answerer
 
     questions = _load(args.questions)
@@ -79,13 +88,41 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
     write_results(results, out / "results.jsonl")
     config = {"top_k": args.top_k or settings.top_k, "answerability": answerer.answerability_source,
               "retrieval": settings.retrieval_mode, "generator": f"{settings.generator_backend}:{settings.generator_model}",
-              "index": answerer.retriever.manifest.version}  # fmt: skip
+              "index": answerer.retriever.manifest.version,
+              "notes_root": answerer.retriever.manifest.notes_root}  # fmt: skip
+    _report(results, out, label, config)
+    return 0
+
+
+def _report(results: list[Result], out: Path, label: str, config: dict[str, object]) -> None:
     data = write_report(results, out, label, config)
     m: dict[str, object] = data["metrics"]  # type: ignore[assignment]
-    print(" ".join(f"{k}={m[k]}" for k in ("hit@5", "answer_correct", "false_abstain", "noans_accuracy",
-                                            "citation_validity", "latency_p50_ms", "latency_p95_ms",
+    print(" ".join(f"{k}={m[k]}" for k in ("hit@5", "unit_top1", "unit_top3", "answer_correct", "false_abstain",
+                                            "noans_accuracy", "citation_validity", "latency_p50_ms", "latency_p95_ms",
                                             "evidence_p50_ms")))  # fmt: skip
     print(f"wrote {out}/results.jsonl, metrics.json, report.md, report.html")
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    """Grade a finished run again against (relabelled) questions: the answers are the run's, the scores new."""
+    import json
+
+    run = args.rescore
+    if not (run / "metrics.json").exists() or not (run / "results.jsonl").exists():
+        raise EvalUsageError(f"{run} is not a finished eval run (no metrics.json/results.jsonl)")
+    if not args.out:
+        raise EvalUsageError("--rescore needs --out (the run's own files are left as they are)")
+    old = json.loads((run / "metrics.json").read_text())
+    config: dict[str, object] = {**old.get("config", {}), "rescored_from": str(run)}
+    questions = {q.id: q for q in _load(args.questions)}
+    locator = EvidenceLocator(str(config.get("notes_root") or "") or None)
+    results = [grade(r, questions[r.id], locator) for r in read_results(run / "results.jsonl") if r.id in questions]
+    missing = len(questions) - len(results)
+    if missing:
+        print(f"warning: {missing} question(s) of {args.questions} are not in {run}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_results(results, args.out / "results.jsonl")
+    _report(results, args.out, args.label or args.out.name, config)
     return 0
 
 

@@ -1,8 +1,9 @@
 """`notes-qa tune-evidence`: choose the evidence-scoring weights on a question file, without generating.
 
-For each answerable question the retrieved passages are cut into units once; each weight combination then ranks
-the units, and a question counts as found when the best unit lies inside the expected evidence span or holds it.
-"""
+For each answerable question the retrieved passages' stored answer units are scored once per signal
+(``service.evidence.candidates``, the very function the service uses); each weight combination then ranks them
+through ``Candidates.scores``, and a question counts as found when the best unit holds an accepted answer phrase
+(the eval's unit top-1)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from eval import metrics
 from eval.questions import Question
-from index import bm25
-from service.evidence import Unit, question_terms, select_evidence, split_units
+from service.evidence import Candidates, Unit, Weights, candidates, choose
 
 LEXICAL = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0)
 RANK_PRIOR = (0.0, 0.05, 0.1, 0.2)
@@ -25,69 +23,51 @@ BUDGETS = ((3, 450), (3, 600), (4, 600), (4, 750), (4, 900), (5, 1200))  # (max 
 
 
 @dataclass(frozen=True)
-class Candidates:
+class Asked:
     question: Question
-    units: list[Unit]
-    cosine: np.ndarray
-    overlap: np.ndarray
-    rank: np.ndarray
-    lead: np.ndarray
+    found: Candidates
 
 
-def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Candidates]:
+def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Asked]:
     out = []
-    embedder = answerer.retriever.embedder
     for q in questions:
-        if not q.answerable or not q.evidences:
+        if not q.answerable or not q.accepted:
             continue
-        hits = answerer.search(q.question, top_k)
-        units = [u for h in hits for u in split_units(h)]
-        if not units:
-            continue
-        vectors = embedder.embed([q.question, *(u.display() for u in units)])
-        terms = question_terms(q.question)
-        out.append(
-            Candidates(
-                q,
-                units,
-                vectors[1:] @ vectors[0],
-                np.array([len(terms & bm25.terms(u.display())) / len(terms) if terms else 0.0 for u in units]),
-                np.array([1.0 / u.hit.rank for u in units]),
-                np.array([1.0 if u.lead else 0.0 for u in units]),
-            )
-        )
+        snapshot = answerer.retriever.snapshot()
+        vector = answerer.retriever.embedder.embed([q.question])[0]
+        hits = answerer.retriever.search_vector(q.question, vector, top_k, None, snapshot)
+        found = candidates(q.question, hits, snapshot, vector)
+        if found.units:
+            out.append(Asked(q, found))
     return out
 
 
-def found(c: Candidates, weights: tuple[float, float, float]) -> bool:
-    lexical, rank, lead = weights
-    best = c.units[int(np.argmax(c.cosine + lexical * c.overlap + rank * c.rank + lead * c.lead))]
-    text = metrics.normalize(best.text)
-    return any(metrics.normalize(e) in metrics.normalize(best.display()) or text in metrics.normalize(e)
-               for e in c.question.evidences)  # fmt: skip
+def holds_answer(unit: Unit, q: Question) -> bool:
+    return any(metrics.phrase_in(unit.text, p, q.reference_answer) for p in q.accepted)
 
 
-def sweep(candidates: list[Candidates]) -> list[tuple[tuple[float, float, float], float]]:
+def top1(asked: Asked, weights: Weights) -> bool:
+    return holds_answer(asked.found.units[int(asked.found.scores(weights).argmax())], asked.question)
+
+
+def sweep(asked: list[Asked]) -> list[tuple[Weights, float]]:
     rows = []
-    for weights in itertools.product(LEXICAL, RANK_PRIOR, LEAD):
-        rows.append((weights, sum(found(c, weights) for c in candidates) / max(len(candidates), 1)))
+    for lexical, rank, lead in itertools.product(LEXICAL, RANK_PRIOR, LEAD):
+        w = Weights(lexical, rank, lead)
+        rows.append((w, sum(top1(a, w) for a in asked) / max(len(asked), 1)))
     return sorted(rows, key=lambda r: -r[1])
 
 
-def budget_rows(answerer: Any, questions: list[Question], top_k: int) -> list[tuple[int, int, float, float]]:
-    """For each (max units, character budget): share of answerable questions whose expected evidence is among the
-    selected units, and the mean characters of unit text the prompt carries (prefill time grows with it)."""
-    embedder = answerer.retriever.embedder
-    asked = [(q, answerer.search(q.question, top_k)) for q in questions if q.answerable and q.evidences]
+def budget_rows(asked: list[Asked]) -> list[tuple[int, int, float, float]]:
+    """For each (max units, character budget): share of answerable questions with an answer-holding unit among the
+    selected ones, and the mean characters of unit text the prompt carries (prefill time grows with it)."""
     rows = []
     for units, budget in BUDGETS:
         held, chars = 0, 0
-        for q, hits in asked:
-            chosen = select_evidence(q.question, hits, embedder, max_units=units, char_budget=budget)
+        for a in asked:
+            chosen = choose(a.found, a.found.scores(), units, budget)
             chars += sum(len(e.unit.display()) for e in chosen)
-            shown = [metrics.normalize(e.unit.display()) for e in chosen]
-            held += any(metrics.normalize(e) in t or metrics.normalize(c.unit.text) in metrics.normalize(e)
-                        for e in q.evidences for t, c in zip(shown, chosen, strict=True))  # fmt: skip
+            held += any(holds_answer(e.unit, a.question) for e in chosen)
         rows.append((units, budget, held / max(len(asked), 1), chars / max(len(asked), 1)))
     return rows
 
@@ -97,12 +77,13 @@ def cmd_tune_evidence(settings: Any, args: argparse.Namespace, questions: list[Q
 
     answerer = build_answerer(settings)
     answerer.retriever.warm_up()
-    candidates = gather(answerer, questions, args.top_k or settings.top_k)
-    rows = sweep(candidates)
-    print(f"{len(candidates)} answerable questions; best unit holds the evidence for:")
-    for (lexical, rank, lead), share in rows[:10]:
-        print(f"  lexical {lexical:<5} rank prior {rank:<5} lead {lead:<5} -> {share:.3f}")
-    print("with the module's weights, the expected evidence is among the selected units for:")
-    for units, budget, share, chars in budget_rows(answerer, questions, args.top_k or settings.top_k):
+    asked = gather(answerer, questions, args.top_k or settings.top_k)
+    rows = sweep(asked)
+    print(f"{len(asked)} answerable questions; the best unit holds an accepted answer phrase for:")
+    for w, share in rows[:10]:
+        print(f"  lexical {w.lexical:<5} rank prior {w.rank_prior:<5} lead {w.lead:<5} -> {share:.3f}")
+    print(f"  (the module's weights {Weights()} -> {sum(top1(a, Weights()) for a in asked) / max(len(asked), 1):.3f})")
+    print("with the module's weights, an answer-holding unit is among the selected units for:")
+    for units, budget, share, chars in budget_rows(asked):
         print(f"  up to {units} units, {budget:>4} characters -> {share:.3f} (prompt carries {chars:.0f} characters)")
     return 0

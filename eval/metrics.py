@@ -43,17 +43,69 @@ def reciprocal_rank(rank: int | None, k: int = 10) -> float:
     return 1.0 / rank if rank is not None and rank <= k else 0.0
 
 
-def ndcg_at_k(passages: Sequence[str], evidences: Sequence[str], k: int = 10) -> float:
-    """Binary relevance: a passage is relevant if it contains any evidence; ideal = one per evidence."""
+def ndcg_at_k(passages: Sequence[str], evidences: Sequence[str], k: int = 10, relevant: int | None = None) -> float:
+    """Binary relevance: a passage is relevant if it contains any evidence; ideal = ``relevant`` relevant passages
+    (default one per evidence; one when the evidences are places saying the same thing)."""
     gains = [1.0 if any(contains_evidence(p, e) for e in evidences) else 0.0 for p in passages[:k]]
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(evidences), k)))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(evidences) if relevant is None else relevant, k)))
     return dcg / ideal if ideal else 0.0
 
 
-def answer_contains(answer: str, must_contain_any: Sequence[str]) -> bool:
-    norm = normalize(answer)
-    return any(normalize(phrase) in norm for phrase in must_contain_any)
+def phrase_in(text: str, phrase: str, reference: str = "") -> bool:
+    """``phrase`` occurs in ``text`` as whole words (case, quotes and spacing ignored): "type i" is not in "type ii",
+    "a" is not in "an answer". It may end inside a word only where its last word is a stem of a word of the
+    ``reference`` answer ("optimi" for a reference saying "optimizer"), so a label can accept word forms it names."""
+    t, p = normalize(text), normalize(phrase)
+    if not p:
+        return False
+    stem = _is_stem(p, reference)
+    start = t.find(p)
+    while start >= 0:
+        end = start + len(p)
+        opens = start == 0 or not (t[start - 1].isalnum() and p[0].isalnum())
+        closes = end == len(t) or not (t[end].isalnum() and p[-1].isalnum()) or stem
+        if opens and closes:
+            return True
+        start = t.find(p, start + 1)
+    return False
+
+
+def accepted_phrases(question: str, must_contain_any: Sequence[str], either_or: bool, reference: str = "") -> list[str]:
+    """The phrases that can prove an answer right. One the question itself contains proves nothing (an answer that
+    repeats the question would pass), except in an either/or question, whose options are in the question by
+    construction and whose wrong option is ruled out by ``must_not_contain``."""
+    if either_or:
+        return list(must_contain_any)
+    return [p for p in must_contain_any if not phrase_in(question, p, reference)]
+
+
+def answer_correct(
+    answer: str,
+    question: str,
+    must_contain_any: Sequence[str],
+    must_not_contain: Sequence[str] = (),
+    reference: str = "",
+) -> bool:
+    """The strict answer test: an accepted phrase (``accepted_phrases``) as whole words, and no phrase of
+    ``must_not_contain`` (an either/or question's wrong option)."""
+    accepted = accepted_phrases(question, must_contain_any, bool(must_not_contain), reference)
+    return any(phrase_in(answer, p, reference) for p in accepted) and not any(
+        phrase_in(answer, p, reference) for p in must_not_contain
+    )
+
+
+_STEM_MIN_CHARS = 4
+_WORDS = re.compile(r"[0-9a-z]+")
+
+
+def _is_stem(phrase: str, reference: str) -> bool:
+    """The phrase's last word is a strict prefix (of 4+ characters) of a word of the reference answer."""
+    words = _WORDS.findall(phrase)
+    if not words or not phrase[-1].isalnum() or len(words[-1]) < _STEM_MIN_CHARS:
+        return False
+    last = words[-1]
+    return any(w.startswith(last) and w != last for w in _WORDS.findall(normalize(reference)))
 
 
 def _f1_tokens(text: str) -> list[str]:

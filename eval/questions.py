@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from eval.metrics import accepted_phrases, answer_correct, first_relevant_rank
 from service.schemas import ScopeIn
 
 
@@ -19,6 +20,7 @@ class Question(BaseModel):
     answerable: bool
     reference_answer: str = ""
     must_contain_any: list[str] = []
+    must_not_contain: list[str] = []  # an either/or question's wrong option: an answer holding it is wrong
     source_file: str | None = None
     evidence: str | None = None
     source_file_2: str | None = None
@@ -30,6 +32,40 @@ class Question(BaseModel):
     @property
     def evidences(self) -> list[str]:
         return [e for e in (self.evidence, self.evidence_2) if e]
+
+    @property
+    def multi_hop(self) -> bool:
+        """Both evidences are needed (``kind`` multi-hop); otherwise ``evidence_2`` is a second place saying the same."""
+        return self.kind == "multi-hop"
+
+    def evidence_rank(self, passages: list[str]) -> int | None:
+        """1-based rank by which the evidence was retrieved: every part of a multi-hop answer, else any place."""
+        if self.multi_hop:
+            return first_relevant_rank(passages, self.evidences)
+        ranks = [r for e in self.evidences if (r := first_relevant_rank(passages, [e])) is not None]
+        return min(ranks, default=None)
+
+    @property
+    def evidence_places(self) -> list[tuple[str | None, str]]:
+        """(file, evidence text) of each labelled place; evidence_2 is in source_file_2, else in source_file."""
+        places: list[tuple[str | None, str]] = []
+        if self.evidence:
+            places.append((self.source_file, self.evidence))
+        if self.evidence_2:
+            places.append((self.source_file_2 or self.source_file, self.evidence_2))
+        return places
+
+    @property
+    def accepted(self) -> list[str]:
+        """The phrases that can prove an answer right (``metrics.accepted_phrases``)."""
+        return accepted_phrases(
+            self.question, self.must_contain_any, bool(self.must_not_contain), self.reference_answer
+        )
+
+    def answer_is_correct(self, answer: str) -> bool:
+        return answer_correct(
+            answer, self.question, self.must_contain_any, self.must_not_contain, self.reference_answer
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from eval.summary import by_kind, summarize
 
 HEADLINE = [
     "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "answer_correct", "answer_f1", "false_abstain",
-    "noans_accuracy", "citation_validity", "overall_accuracy", "latency_p50_ms", "latency_p95_ms", "evidence_p50_ms",
+    "noans_accuracy", "citation_validity", "unit_top1", "unit_top3", "overall_accuracy", "answer_words_max", "latency_p50_ms", "latency_p95_ms", "evidence_p50_ms",
     "evidence_p95_ms", "quoted_answers",
 ]  # fmt: skip
 
@@ -32,9 +32,7 @@ def sweep_rows(results: Sequence[Result]) -> list[tuple[float, float, float, flo
     return metrics.threshold_sweep(
         [r.p_answerable if r.p_answerable is not None else 0.0 for r in results],
         [r.answerable for r in results],
-        [metrics.answer_contains("" if r.abstained else r.answer, r.must_contain_any) if r.answerable
-         else r.p_answerable is None
-         for r in results],
+        [r.correct if r.answerable else r.p_answerable is None for r in results],
     )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from eval import metrics
+from eval.evidence_spans import EvidenceLocator
 from eval.questions import Question
 from service.answering import Answer, Answerer
 from service.evidence import Evidence
@@ -28,12 +29,14 @@ class Result:
     citations: list[dict[str, object]]
     retrieved: list[dict[str, object]]
     latency_ms: dict[str, float]
-    # scores
+    # scores (``grade``: recomputed from the fields above and the labels, so a relabelled set is re-scored offline)
     retrieval_rank: int | None = None  # in a separate top-RANKING_DEPTH search, so hit@10 means what it says
     ndcg10: float | None = None
-    correct: bool = False  # answerable: contains a must-contain phrase; unanswerable: abstained
+    correct: bool = False  # answerable: the strict answer test (eval/metrics.answer_correct); unanswerable: abstained
     f1: float = 0.0
-    citation_valid: bool | None = None  # answerable and answered: a cited passage holds the evidence
+    citation_valid: bool | None = None  # answerable and answered: a cited unit's lines overlap the labelled evidence
+    unit_top1: bool | None = None  # answerable: the first evidence unit holds an accepted phrase (before generation)
+    unit_top3: bool | None = None  # ... one of the first three does
     unanswerable_type: str | None = None
     evidences: list[str] = field(default_factory=list)
     # how the answer was made: the evidence units shown, the raw draft, answer kind, answerability inputs
@@ -43,6 +46,7 @@ class Result:
     answer_kind: str = "none"
     p_answerable: float | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    ranking: list[str] = field(default_factory=list)  # the top-RANKING_DEPTH passages (for re-scoring)
 
 
 # Retrieval metrics (hit@1..10, MRR@10, nDCG@10) are read off a ranking this deep, not off the top-k passages
@@ -52,18 +56,24 @@ RANKING_DEPTH = 10
 
 def run_questions(answerer: Answerer, questions: Iterable[Question], top_k: int | None, progress: bool) -> list[Result]:
     results = []
+    locator = EvidenceLocator(answerer.retriever.manifest.notes_root)
     for q in tqdm(list(questions), disable=not progress, unit="q"):
         scope = q.scope.to_scope() if q.scope else None
         ranking = [h.chunk.passage() for h in answerer.search(q.question, RANKING_DEPTH, scope)]
-        results.append(score(q, answerer.answer(q.question, top_k, scope=scope), ranking))
+        results.append(grade(record(q, answerer.answer(q.question, top_k, scope=scope), ranking), q, locator))
     return results
 
 
-def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Result:
-    """Score one answer. ``ranking``: passages of a deeper search for the retrieval metrics (default: the hits)."""
-    passages = ranking if ranking is not None else [h.chunk.passage() for h in answer.hits]
-    rank = metrics.first_relevant_rank(passages, q.evidences) if q.answerable else None
-    result = Result(
+def score(
+    q: Question, answer: Answer, ranking: list[str] | None = None, locator: EvidenceLocator | None = None
+) -> Result:
+    """Record and grade one answer (``ranking``: passages of a deeper search; default: the hits)."""
+    return grade(record(q, answer, ranking), q, locator or EvidenceLocator(None))
+
+
+def record(q: Question, answer: Answer, ranking: list[str] | None = None) -> Result:
+    """What the pipeline did for one question, ungraded."""
+    return Result(
         id=q.id,
         question=q.question,
         kind=q.kind,
@@ -94,26 +104,40 @@ def score(q: Question, answer: Answer, ranking: list[str] | None = None) -> Resu
             for h in answer.hits
         ],
         latency_ms={k: answer.timings_ms.get(k, 0.0) for k in ("retrieve", "generate", "total")},
-        retrieval_rank=rank,
-        ndcg10=metrics.ndcg_at_k(passages, q.evidences, 10) if q.answerable and q.evidences else None,
-        unanswerable_type=q.unanswerable_type,
-        evidences=q.evidences,
         evidence=[_unit_record(e) for e in answer.evidence],
         draft=answer.draft,
-        must_contain_any=list(q.must_contain_any),
         answer_kind=answer.kind,
         p_answerable=answer.p_answerable,
         signals=answer.signals,
+        ranking=ranking if ranking is not None else [h.chunk.passage() for h in answer.hits],
     )
-    if q.answerable:
-        result.correct = not answer.abstained and metrics.answer_contains(answer.text, q.must_contain_any)
-        result.f1 = 0.0 if answer.abstained else metrics.token_f1(answer.text, q.reference_answer)
-        if not answer.abstained:
-            cited = [f"{c.hit.chunk.heading}\n{c.hit.chunk.text}" for c in answer.citations]
-            result.citation_valid = any(metrics.contains_evidence(p, e) for p in cited for e in q.evidences)
-    else:
-        result.correct = answer.abstained
-    return result
+
+
+def grade(r: Result, q: Question, locator: EvidenceLocator) -> Result:
+    """Score a recorded result against its label (in place; also returned)."""
+    passages = r.ranking or [str(p["text"]) for p in r.retrieved]
+    r.kind, r.answerable, r.unanswerable_type = q.kind, q.answerable, q.unanswerable_type
+    r.evidences, r.must_contain_any = q.evidences, list(q.must_contain_any)
+    r.retrieval_rank = q.evidence_rank(passages) if q.answerable else None
+    ideal = q.evidences if q.multi_hop else q.evidences[:1]  # places saying the same thing count once
+    r.ndcg10 = metrics.ndcg_at_k(passages, q.evidences, 10, len(ideal)) if q.answerable and q.evidences else None
+    r.f1, r.citation_valid, r.unit_top1, r.unit_top3 = 0.0, None, None, None
+    if not q.answerable:
+        r.correct = r.abstained
+        return r
+    r.correct = not r.abstained and q.answer_is_correct(r.answer)
+    holds = [any(metrics.phrase_in(str(u["text"]), p, q.reference_answer) for p in q.accepted) for u in r.evidence]
+    r.unit_top1, r.unit_top3 = any(holds[:1]), any(holds[:3])
+    if not r.abstained:
+        r.f1 = metrics.token_f1(r.answer, q.reference_answer)
+        spans = [s for f, e in q.evidence_places if (s := locator.span(f, e))]
+        r.citation_valid = any(s.overlaps(str(c["file"]), *_lines(c)) for c in r.citations for s in spans)
+    return r
+
+
+def _lines(c: dict[str, object]) -> tuple[int, int]:
+    lines: list[int] = c["lines"]  # type: ignore[assignment]
+    return int(lines[0]), int(lines[1])
 
 
 def _unit_record(e: Evidence) -> dict[str, object]:

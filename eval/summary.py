@@ -34,6 +34,9 @@ def summarize(results: Sequence[Result]) -> dict[str, float | int | None]:
     out["noans_accuracy"] = _mean([float(r.correct) for r in unanswerable])
     out["overall_accuracy"] = _mean([float(r.correct) for r in results])
     out["citation_validity"] = _mean([float(bool(r.citation_valid)) for r in answered])
+    out["unit_top1"] = _mean([float(bool(r.unit_top1)) for r in answerable])
+    out["unit_top3"] = _mean([float(bool(r.unit_top3)) for r in answerable])
+    out["answer_words_max"] = max((len(r.answer.split()) for r in results if not r.abstained), default=0)
     evidence = [r.latency_ms["retrieve"] for r in results]  # the evidence event is sent when retrieval ends
     out["evidence_p50_ms"] = round(metrics.percentile(evidence, 0.5), 1)
     out["evidence_p95_ms"] = round(metrics.percentile(evidence, 0.95), 1)

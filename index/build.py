@@ -110,6 +110,8 @@ def _ingest(
             embedded.chunks,
             embedded.vectors,
             report.as_dict(),
+            embedded.served_unit_vectors,
+            embedded.unit_vectors,
         )
     report.seconds = time.perf_counter() - started
     store.write_report(report.as_dict())

@@ -20,6 +20,7 @@ class Hit:
     chunk: Chunk
     score: float  # cosine similarity between question and passage (for every mode: the abstention signal)
     rank: int  # 1-based, in the mode's ranking
+    row: int = -1  # the passage's row in the snapshot it was found in (its answer units: ``Snapshot.units_of``)
 
 
 def search(
@@ -45,7 +46,9 @@ def search(
             ]
         )[:k]
     cosines = snapshot.index.vectors(ranked) @ query.astype(np.float32) if ranked else np.zeros(0)
-    return [Hit(snapshot.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ranked, cosines, strict=True), 1)]
+    return [
+        Hit(snapshot.chunks[i], float(s), rank, i) for rank, (i, s) in enumerate(zip(ranked, cosines, strict=True), 1)
+    ]
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[int]:

@@ -27,9 +27,10 @@ from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
 from index.scope import Scope, allowed_rows
-from ingest.types import Chunk, FileRecord, Location
+from ingest.types import AnswerUnit, Chunk, FileRecord, Location
 
 KEEP_VERSIONS = 3
+UNITS_FROM_CHUNKER = 7  # versions chunked from then on store answer units and their vectors
 SCOPES_REMEMBERED = 64  # per loaded version: each a row array (8 bytes a passage at most)
 
 
@@ -60,6 +61,10 @@ class Snapshot:
     bm25: Bm25Index
     files: dict[str, FileRecord]
     directory: Path
+    unit_vectors: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.float32)
+    )  # chunks' units, in order
+    _unit_offsets: np.ndarray | None = field(default=None, repr=False)
     _scoped: dict[Scope, np.ndarray] = field(default_factory=dict, repr=False)
     _scoped_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -76,11 +81,25 @@ class Snapshot:
                 self._scoped[scope] = rows
         return rows
 
-    def file_cache(self) -> tuple[list[Chunk], np.ndarray]:
-        """Every file's pre-dedup chunks and their vectors, for incremental re-ingest."""
+    def units_of(self, row: int) -> tuple[tuple[AnswerUnit, ...], np.ndarray]:
+        """The answer units of passage ``row`` and their vectors, as ingest computed them (nothing is embedded
+        per question). An index from before answer units (chunker < 7) has none: the passage is then its one unit,
+        with the passage's vector."""
+        chunk = self.chunks[row]
+        if self.manifest.chunker_version < UNITS_FROM_CHUNKER:
+            return (AnswerUnit(chunk.text, chunk.start_line, chunk.end_line, "prose"),), self.index.vectors([row])
+        if self._unit_offsets is None:
+            self._unit_offsets = np.concatenate([[0], np.cumsum([len(c.units) for c in self.chunks])])
+        start, end = int(self._unit_offsets[row]), int(self._unit_offsets[row + 1])
+        return chunk.units, np.asarray(self.unit_vectors[start:end])
+
+    def file_cache(self) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
+        """Every file's pre-dedup chunks, their vectors and their units' vectors, for incremental re-ingest."""
         chunks = _read_chunks(self.directory / "cache_chunks.jsonl")
         vectors = np.load(self.directory / "cache_vectors.npy")
-        return chunks, vectors
+        units = self.directory / "cache_unit_vectors.npy"
+        unit_vectors = np.load(units) if units.exists() else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        return chunks, vectors, unit_vectors
 
 
 class IndexStore:
@@ -140,6 +159,7 @@ class IndexStore:
             bm25=Bm25Index.load(directory / "bm25"),
             files={f["path"]: FileRecord(**f) for f in files_raw},
             directory=directory,
+            unit_vectors=_load_vectors(directory / "unit_vectors.npy"),
         )
 
     def write(
@@ -152,6 +172,8 @@ class IndexStore:
         cache_chunks: list[Chunk],
         cache_vectors: np.ndarray,
         report: dict[str, object],
+        unit_vectors: np.ndarray | None = None,
+        cache_unit_vectors: np.ndarray | None = None,
     ) -> Path:
         """Write a complete new version and make it current. Returns its directory."""
         versions = self.root / "versions"
@@ -164,6 +186,9 @@ class IndexStore:
             _write_chunks(tmp / "chunks.jsonl", chunks)
             _write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
             np.save(tmp / "cache_vectors.npy", cache_vectors)
+            if unit_vectors is not None and cache_unit_vectors is not None:
+                np.save(tmp / "unit_vectors.npy", unit_vectors)
+                np.save(tmp / "cache_unit_vectors.npy", cache_unit_vectors)
             (tmp / "files.json").write_text(json.dumps([asdict(f) for f in files], indent=1))
             (tmp / "report.json").write_text(json.dumps(report, indent=1))
             (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))  # last: marks completeness
@@ -243,11 +268,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _load_vectors(path: Path) -> np.ndarray:
+    """Memory-mapped (a version never changes); an empty array when the version has none."""
+    return np.load(path, mmap_mode="r") if path.exists() else np.zeros((0, 0), dtype=np.float32)
+
+
 def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for chunk in chunks:
             row = dict(vars(chunk))  # what asdict gives, without its deep copy (a third of a big re-ingest)
             row["also_in"] = [vars(loc) for loc in chunk.also_in]
+            row["units"] = [vars(unit) for unit in chunk.units]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -260,5 +291,6 @@ def _read_chunks(path: Path) -> list[Chunk]:
             raw["lines"] = tuple(raw.get("lines", ()))
             raw["tags"] = tuple(raw.get("tags", ()))
             raw["aliases"] = tuple(raw.get("aliases", ()))
+            raw["units"] = tuple(AnswerUnit(**unit) for unit in raw.get("units", ()))
             chunks.append(Chunk(**raw))
     return chunks

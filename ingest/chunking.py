@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from ingest.blocks import Block, heading_title, parse_blocks
 from ingest.types import HEADING_SEP, Chunk, Document
+from ingest.units import Segment, build_units
 
 # Bump when cleaning or chunking rules change: stored chunks from an older rule set are then re-made.
 # 4: chunks record each text line's file line (evidence units cite exact lines); 5: tags, date; 6: markdown by a
-# CommonMark parser (setext headings, indented code), note aliases
-CHUNKER_VERSION = 6
+# CommonMark parser (setext headings, indented code), note aliases; 7: answer units (whole lists with their
+# lead-in, code with its introducing sentence, table rows with their header) made and embedded at ingest
+CHUNKER_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -106,25 +108,41 @@ def _pack(
         if current and size + len(piece.text) > max(budget, config.max_chars // 3):
             groups.append(current)
             tail = current[-1]
-            current = [tail] if len(tail.text) <= config.overlap_chars and tail.kind != "heading" else []
+            # the next chunk starts with the last block again when it is small, or when it leads into what follows
+            # ("… ran the following:" before a code block): a lead-in travels with what it introduces
+            carried = len(tail.text) <= config.overlap_chars or tail.text.rstrip().rstrip("*_ ").endswith(":")
+            current = [tail] if carried and tail.kind != "heading" and len(tail.text) < budget else []
             size = sum(len(b.text) for b in current)
         current.append(piece)
         size += len(piece.text)
     if current or not groups:
         groups.append(current)
     title = doc.title
+    heading = path or title
     chunks = []
     for group in groups:
         members = ([head] if head else []) + group
         start, end = min(b.start for b in members), max(b.end for b in members)
         text, line_map = _join(members)
+        segments = [_segment(b, b is head) for b in members]
+        units = build_units(doc.lines, segments, doc.format, heading.split(HEADING_SEP)[-1] if heading else "")
         chunks.append(
             Chunk(
-                doc.path, path or title, start, end, text,
-                lines=line_map, tags=doc.tags, date=doc.date, aliases=doc.aliases,
+                doc.path, heading, start, end, text,
+                lines=line_map, tags=doc.tags, date=doc.date, aliases=doc.aliases, units=units,
             )
         )  # fmt: skip
     return chunks
+
+
+def _segment(block: Block, is_question: bool) -> Segment:
+    """A block as the unit builder reads it; a flashcard's question is the heading of its answer."""
+    numbered = tuple(
+        (number - 1, line) for number, line in zip(_block_lines(block), block.text.split("\n"), strict=True) if number
+    )
+    if is_question:
+        return Segment("heading", numbered, " ".join(block.text.split()))
+    return Segment(block.kind, numbered, heading_title(block) if block.kind == "heading" else "")
 
 
 def _join(blocks: list[Block]) -> tuple[str, tuple[int, ...]]:
@@ -171,9 +189,9 @@ def _split_block(block: Block, max_chars: int) -> list[Block]:
                 acc, first = [], block.start + offset
             acc.append(line)
         out.append(Block(block.kind, first, block.end, "\n".join(acc)))
-        if block.kind == "code":
-            out = _refence(out)
-        return [p for b in out for p in (_split_block(b, max_chars) if b.start == b.end else [b])]
+        # a single line still too long is cut at spaces (before re-fencing: a fenced piece is three lines again)
+        out = [p for b in out for p in (_split_block(b, max_chars) if b.start == b.end else [b])]
+        return _refence(out) if block.kind == "code" else out
     sentences = re.split(r"(?<=[.!?])\s+(?=\S)", block.text)
     out, acc = [], []
     for sentence in sentences:

@@ -66,6 +66,7 @@ class Reusable:
     files: dict[str, FileRecord]
     chunks: list[Chunk]
     vectors: np.ndarray
+    unit_vectors: np.ndarray  # every cached chunk's answer units, in order (empty before answer units)
 
 
 @dataclass
@@ -73,12 +74,12 @@ class Collected:
     """Every note read, cleaned and chunked; a file's vectors are ``None`` when it must be embedded."""
 
     records: list[FileRecord]
-    per_file: list[tuple[list[Chunk], np.ndarray | None]]
+    per_file: list[tuple[list[Chunk], np.ndarray | None, np.ndarray | None]]  # chunks, their and their units' vectors
     scraped: frozenset[str]
 
     @property
     def chunks(self) -> list[Chunk]:
-        return [c for chunks, _ in self.per_file for c in chunks]
+        return [c for chunks, _, _ in self.per_file for c in chunks]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Embedded:
     served: list[Chunk]
     served_vectors: np.ndarray
     n_embedded: int
+    unit_vectors: np.ndarray  # every chunk's answer units, in order
+    served_unit_vectors: np.ndarray  # the served chunks' units, in order
 
 
 def collect(
@@ -102,9 +105,11 @@ def collect(
     old_rows: dict[str, list[int]] = {}
     for row, chunk in enumerate(old_chunks):
         old_rows.setdefault(chunk.file, []).append(row)
+    old_units = _unit_rows(old_chunks)
+    units_cached = previous is not None and len(previous.unit_vectors) == int(old_units[-1])
 
     records: list[FileRecord] = []
-    per_file: list[tuple[list[Chunk], np.ndarray | None]] = []  # vectors None => embed
+    per_file: list[tuple[list[Chunk], np.ndarray | None, np.ndarray | None]] = []  # vectors None => embed
     scraped: set[str] = set()
     with report.timed("read"):
         paths = find_notes(notes_dir)
@@ -114,10 +119,13 @@ def collect(
             with report.timed("read"):
                 note = read_note(notes_dir, path, max_file_bytes)
             prev = previous.files.get(rel) if previous else None
-            if previous and prev and prev.sha256 == note.sha256 and rel in old_rows:
+            if previous and prev and prev.sha256 == note.sha256 and rel in old_rows and units_cached:
                 # unchanged since the previous version: its chunks and vectors as they are, no cleaning or chunking
                 chunks = [old_chunks[r] for r in old_rows[rel]]
                 vectors, is_scraped = previous.vectors[old_rows[rel]], prev.scraped
+                unit_vectors = previous.unit_vectors[
+                    np.concatenate([np.arange(old_units[r], old_units[r + 1]) for r in old_rows[rel]]).astype(int)
+                ]
             else:
                 with report.timed("clean"):
                     doc = clean(note.path, note.text, note.modified)
@@ -125,7 +133,7 @@ def collect(
                     chunks = chunk_document(doc, chunking)
                 if not chunks:
                     raise Skipped("empty after cleaning")
-                vectors, is_scraped = None, doc.scraped
+                vectors, unit_vectors, is_scraped = None, None, doc.scraped
         except Skipped as why:
             report.files.append(FileOutcome(rel, "skipped", reason=str(why)))
             records.append(FileRecord(rel, "", "skipped", str(why)))
@@ -136,7 +144,7 @@ def collect(
             continue
         if is_scraped:
             scraped.add(rel)
-        per_file.append((chunks, vectors))
+        per_file.append((chunks, vectors, unit_vectors))
         records.append(FileRecord(rel, note.sha256, "indexed", n_chunks=len(chunks), scraped=is_scraped))
         report.files.append(FileOutcome(rel, "indexed", len(chunks), embedded=vectors is None, encoding=note.encoding))
     return Collected(records, per_file, frozenset(scraped))
@@ -150,28 +158,54 @@ def embed_and_collapse(
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
 ) -> Embedded:
-    """Embed the chunks of changed files, then collapse near-duplicates across files."""
+    """Embed the chunks of changed files and their answer units, then collapse near-duplicates across files."""
     all_chunks = collected.chunks
-    to_embed = [c.passage() for chunks, vecs in collected.per_file if vecs is None for c in chunks]
+    new_chunks = [c for chunks, vecs, _ in collected.per_file if vecs is None for c in chunks]
+    to_embed = [c.passage() for c in new_chunks]
+    displays = list(dict.fromkeys(u.display() for c in new_chunks for u in c.units))  # each distinct unit once
     if to_embed:
-        log(f"embedding {len(to_embed)} chunks with {embedder.name}")
+        log(f"embedding {len(to_embed)} chunks and {len(displays)} answer units with {embedder.name}")
     with report.timed("embed"):
         fresh = embedder.embed(to_embed, progress=progress) if to_embed else None
-    vectors = _assemble_vectors(collected.per_file, fresh)
+        fresh_units = embedder.embed(displays, progress=progress) if displays else None
+    vectors = _assemble([(len(chunks), vecs) for chunks, vecs, _ in collected.per_file], fresh)
+    where = {d: i for i, d in enumerate(displays)}
+    unit_rows = [where[u.display()] for c in new_chunks for u in c.units]
+    fresh_by_unit = fresh_units[unit_rows] if fresh_units is not None else None
+    per_file_units = [(sum(len(c.units) for c in chunks), uv) for chunks, _, uv in collected.per_file]
+    unit_vectors = _assemble(per_file_units, fresh_by_unit, vectors.shape[1])
     with report.timed("dedup"):
         kept = collapse_near_duplicates(all_chunks, collected.scraped, dedup_threshold)
     served = [chunk for _, chunk in kept]
-    return Embedded(all_chunks, vectors, served, vectors[[row for row, _ in kept]], len(to_embed))
+    offsets = _unit_rows(all_chunks)
+    served_units = [i for row, _ in kept for i in range(int(offsets[row]), int(offsets[row + 1]))]
+    return Embedded(
+        all_chunks,
+        vectors,
+        served,
+        vectors[[row for row, _ in kept]],
+        len(to_embed),
+        unit_vectors,
+        unit_vectors[np.array(served_units, dtype=int)],
+    )
 
 
-def _assemble_vectors(per_file: list[tuple[list[Chunk], np.ndarray | None]], fresh: np.ndarray | None) -> np.ndarray:
+def _unit_rows(chunks: list[Chunk]) -> np.ndarray:
+    """Where each chunk's units start in the flat list of all units (and, last, their count)."""
+    return np.concatenate([[0], np.cumsum([len(c.units) for c in chunks], dtype=np.int64)]).astype(np.int64)
+
+
+def _assemble(per_file: list[tuple[int, np.ndarray | None]], fresh: np.ndarray | None, dim: int = 0) -> np.ndarray:
     """Each file's vectors in file order: reused ones as stored, new ones sliced from ``fresh`` in turn."""
     parts: list[np.ndarray] = []
     offset = 0
-    for chunks, vecs in per_file:
+    for count, vecs in per_file:
         if vecs is None:
-            assert fresh is not None
-            vecs = fresh[offset : offset + len(chunks)]
-            offset += len(chunks)
+            assert fresh is not None or count == 0
+            vecs = fresh[offset : offset + count] if fresh is not None else np.zeros((0, dim), dtype=np.float32)
+            offset += count
         parts.append(vecs)
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+    if not parts or all(len(p) == 0 for p in parts):
+        width = dim or (parts[0].shape[1] if parts and parts[0].ndim == 2 else 0)
+        return np.zeros((0, width), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate([p for p in parts if len(p)]), dtype=np.float32)

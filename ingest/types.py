@@ -9,6 +9,8 @@ from typing import Literal
 
 DocFormat = Literal["markdown", "plaintext", "flashcards"]
 HEADING_SEP = " › "
+# What an answer unit is (``ingest.units``); ``lead_in`` ("Pros:", "The following command does it:") is never used alone.
+UnitKind = Literal["prose", "definition", "formula", "list", "code", "table_row", "lead_in"]
 
 
 def _norm(text: str) -> str:
@@ -26,6 +28,34 @@ class Location:
 
 
 @dataclass(frozen=True)
+class AnswerUnit:
+    """A piece of a passage an answer can rest on (``ingest.units``). ``text`` is exactly the note's text from the
+    unit's first to its last character, on lines ``start_line..end_line``."""
+
+    text: str
+    start_line: int
+    end_line: int
+    kind: UnitKind
+    context: str = ""  # the heading (and lead-in or table header) it sits under: shown with it, never quoted
+    lead: bool = False  # the first unit under its heading (a flashcard's answer, a section's opening statement)
+
+    def display(self) -> str:
+        """What the embedder and the generator read: the context, then the text (context left out when the text
+        already holds it)."""
+        if self.kind == "code":  # code keeps its lines
+            text = "\n".join(line.rstrip() for line in self.text.strip("\n").split("\n"))
+        elif self.kind == "list":  # one item a line
+            text = "\n".join(" ".join(line.split()) for line in self.text.split("\n") if line.strip())
+        else:
+            text = " ".join(self.text.split())
+        if self.context and _norm(self.context) not in _norm(text):
+            context = " ".join(self.context.split())
+            context = context if len(context) <= 100 else context[:99].rstrip() + "…"
+            return f"({context}) {text}"
+        return text
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One retrievable passage. ``text`` is the original note text of lines start..end (chrome removed)."""
 
@@ -40,6 +70,7 @@ class Chunk:
     tags: tuple[str, ...] = ()  # the note's tags (front matter and inline #tags), lower case, without '#'
     date: str = ""  # the note's date, YYYY-MM-DD: front matter `date`, else the file's modification day
     aliases: tuple[str, ...] = ()  # the note's other names (front matter `aliases`, Logseq `alias::`)
+    units: tuple[AnswerUnit, ...] = ()  # its answer units, in reading order (empty in indexes before chunker 7)
 
     @property
     def id(self) -> str:

@@ -224,13 +224,14 @@ class Answerer:
         """The retrieved passages and the evidence units chosen from them. A passage that talks to the assistant
         (prompt injection planted in a note) is passed over: the next one takes its place."""
         k = top_k or self.top_k
+        snapshot = self.retriever.snapshot()  # one version for the whole answer, whatever ingest swaps in meanwhile
         query_vector = self.retriever.embedder.embed([question])[0]
-        hits = self.retriever.search_vector(question, query_vector, k, scope)
+        hits = self.retriever.search_vector(question, query_vector, k, scope, snapshot)
         if any(addresses_assistant(h.chunk.text) for h in hits):
-            found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE, scope)
+            found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE, scope, snapshot)
             trusted = [h for h in found if not addresses_assistant(h.chunk.text)][:k]
             hits = [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(trusted, 1)]
-        return hits, tuple(select_evidence(question, hits, self.retriever.embedder, query_vector))
+        return hits, tuple(select_evidence(question, hits, snapshot, query_vector))
 
     def signals(self, question: str, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> dict[str, float]:
         """The answerability model's inputs: known before any generation."""

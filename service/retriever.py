@@ -80,6 +80,9 @@ class Retriever:
         """The top-k passages, only from ``scope`` when given (``NothingInScope`` when it holds none)."""
         return self.search_vector(question, self.embedder.embed([question])[0], k, scope)
 
-    def search_vector(self, question: str, query: np.ndarray, k: int, scope: Scope | None = None) -> list[Hit]:
-        """``retrieve`` with the question's embedding already computed (the caller reuses it)."""
-        return search(self.snapshot(), question, query, k, self.mode, scope)
+    def search_vector(
+        self, question: str, query: np.ndarray, k: int, scope: Scope | None = None, snapshot: Snapshot | None = None
+    ) -> list[Hit]:
+        """``retrieve`` with the question's embedding already computed (the caller reuses it), in ``snapshot``
+        when given (one answer reads one version), else in the served one."""
+        return search(snapshot or self.snapshot(), question, query, k, self.mode, scope)

@@ -19,14 +19,15 @@ from service.answerability import (
     quote_answer,
     train,
 )
-from service.evidence import Evidence, split_units
+from service.evidence import Evidence, Unit
 
 
 def evidence_of(*texts: str) -> list[Evidence]:
     out = []
     for n, text in enumerate(texts, 1):
         hit = Hit(Chunk("notes.md", f"Topic {n}", 10 * n, 10 * n, text, lines=(10 * n,)), 0.5, n)
-        out.append(Evidence(n, split_units(hit)[0], 1.0 - n / 10, 0.5))
+        unit = Unit(text, f"Topic {n}", "notes.md", f"Topic {n}", 10 * n, 10 * n, hit, 0)
+        out.append(Evidence(n, unit, 1.0 - n / 10, 0.5))
     return out
 
 

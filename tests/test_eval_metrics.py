@@ -35,9 +35,34 @@ def test_token_f1_squad_style() -> None:
     assert metrics.token_f1("", "") == 1.0
 
 
-def test_answer_contains_is_case_and_quote_insensitive() -> None:
-    assert metrics.answer_contains("It’s J’AIME first", ["j'aime"])
-    assert not metrics.answer_contains("nothing here", ["j'aime", "default"])
+def test_phrases_match_whole_words_case_and_quotes_aside() -> None:
+    assert metrics.phrase_in("It’s J’AIME first", "j'aime")
+    assert not metrics.phrase_in("nothing here", "j'aime")
+    assert not metrics.phrase_in("This is a type II error.", "type i")  # "type i" is not in "type ii"
+    assert metrics.phrase_in("This is a type I error.", "type i")
+    assert not metrics.phrase_in("an answer", "a") and not metrics.phrase_in("x = 10", "0")
+    assert metrics.phrase_in("Recall = TP/(TP+FN).", "TP/(TP+FN)")  # a phrase ending in punctuation
+    assert not metrics.phrase_in("the retested model", "test")
+
+
+def test_a_phrase_ends_inside_a_word_only_as_a_stem_of_the_reference() -> None:
+    assert metrics.phrase_in("It optimises the weights", "optimi", reference="an optimizer")
+    assert not metrics.phrase_in("It optimises the weights", "optimi", reference="")
+    assert not metrics.phrase_in("type ii", "type i", reference="type i error is a false positive")  # too short
+
+
+def test_echoing_the_question_never_scores() -> None:
+    q = "What does the dropout layer do during training?"
+    assert metrics.accepted_phrases(q, ["dropout", "randomly zeroes"], either_or=False) == ["randomly zeroes"]
+    assert not metrics.answer_correct(q, q, ["dropout", "training"])
+    assert metrics.answer_correct("It randomly zeroes activations.", q, ["dropout", "randomly zeroes"])
+
+
+def test_either_or_questions_rule_out_the_wrong_option() -> None:
+    q = "Does boosting reduce bias or variance?"
+    assert metrics.answer_correct("Boosting mainly reduces bias.", q, ["bias"], ["variance"])
+    assert not metrics.answer_correct(q, q, ["bias"], ["variance"])  # the echo holds both options
+    assert not metrics.answer_correct("It reduces variance.", q, ["bias"], ["variance"])
 
 
 def test_percentile() -> None:

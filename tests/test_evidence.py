@@ -1,69 +1,92 @@
-"""Evidence units keep exact file lines; selection prefers the unit that answers."""
+"""Evidence selection over the answer units stored with the index version: nothing embedded per question but the
+question, lead-ins never alone, the unit that answers preferred, the character budget kept."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from index.build import IngestConfig, run_ingest
-from index.search import Hit
 from index.store import IndexStore
-from ingest.types import Chunk
-from service.evidence import question_terms, select_evidence, split_units
-from tests.conftest import NOTES
-from tests.fakes import HashEmbedder
+from service.answering import Answerer
+from service.evidence import question_terms
+from service.retriever import Retriever
+from tests.fakes import HashEmbedder, ScriptedGenerator, fixed_answerability
+
+NOTE = """# Metrics
+
+Precision = TP/(TP+FP)
+
+Accuracy counts every right prediction.
+
+## Recall
+
+Recall = TP/(TP+FN)
+
+# Feature maps
+
+You can reduce the size of feature maps with:
+
+- strides
+- max pooling
+
+# Install
+
+Run this to install exactly what the lockfile says:
+
+```bash
+npm ci
+```
+"""
 
 
-def hit(text: str, heading: str = "", start: int = 1, rank: int = 1) -> Hit:
-    lines = tuple(range(start, start + text.count("\n") + 1))
-    return Hit(Chunk("n.md", heading, start, lines[-1], text, lines=lines), 0.5, rank)
-
-
-def test_units_are_exactly_the_text_of_their_lines_in_every_bundled_note(tmp_path: Path) -> None:
+def answerer(tmp_path: Path) -> tuple[Answerer, HashEmbedder, IndexStore]:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n.md").write_text(NOTE)
     store = IndexStore(tmp_path / "index")
-    run_ingest(NOTES, store, HashEmbedder(), IngestConfig())
-    files = {p.name: p.read_text(encoding="utf-8").split("\n") for p in NOTES.iterdir()}
-    checked = 0
-    for chunk in store.load().chunks:
-        for unit in split_units(Hit(chunk, 0.5, 1)):
-            span = "\n".join(files[unit.file][unit.start_line - 1 : unit.end_line])
-            assert unit.text in span, (unit.file, unit.start_line, unit.text[:60])
-            checked += 1
-    assert checked > 500
+    embedder = HashEmbedder()
+    run_ingest(notes, store, embedder, IngestConfig())
+    qa = Answerer(Retriever(store, embedder), ScriptedGenerator("x"), 3, fixed_answerability(True))
+    return qa, embedder, store
 
 
-def test_headings_become_context_lists_group_and_tables_split_by_row() -> None:
-    text = "**Benefits:**\n- stable\n- faster\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n| 3 | 4 |"
-    units = split_units(hit(text, heading="Batch Norm", start=5))
-    assert [(u.text, u.start_line, u.end_line, u.context) for u in units] == [
-        ("- stable\n- faster", 6, 7, "Benefits:"),
-        ("| a | b |", 9, 9, "Benefits:"),
-        ("| 1 | 2 |", 11, 11, "Benefits:"),
-        ("| 3 | 4 |", 12, 12, "Benefits:"),
-    ]
+def test_unit_vectors_are_stored_with_the_version_and_not_recomputed_per_question(tmp_path: Path) -> None:
+    qa, embedder, store = answerer(tmp_path)
+    snapshot = store.load()
+    units, vectors = snapshot.units_of(0)
+    assert units and vectors.shape == (len(units), embedder.dim)
+    assert (store.root / "current" / "unit_vectors.npy").exists()
+    np.testing.assert_allclose(vectors, embedder.embed([u.display() for u in units]), atol=1e-6)
+    embedder.embedded.clear()
+    qa.gather("What is the formula for recall?")
+    assert embedder.embedded == ["What is the formula for recall?"]  # the question only
 
 
-def test_a_long_prose_line_splits_into_sentences_on_the_same_line() -> None:
-    line = " ".join(f"Sentence number {i} says something rather long about gradient descent steps." for i in range(8))
-    units = split_units(hit(line, start=40))
-    assert len(units) > 1 and all(u.start_line == u.end_line == 40 for u in units)
-    assert all(u.text in line and len(u.text) <= 300 for u in units)
+def test_selection_prefers_the_unit_with_the_question_terms_and_keeps_whole_structures(tmp_path: Path) -> None:
+    qa, _, _ = answerer(tmp_path)
+    _, evidence = qa.gather("What is the formula for recall?")
+    assert evidence[0].unit.text == "Recall = TP/(TP+FN)" and [e.n for e in evidence] == list(
+        range(1, len(evidence) + 1)
+    )
+    _, evidence = qa.gather("How do you reduce the size of feature maps?")
+    top = evidence[0].unit
+    assert top.kind == "list" and top.text.startswith("You can reduce") and top.text.endswith("- max pooling")
+    _, evidence = qa.gather("How do I install exactly what the lockfile says?")
+    assert evidence[0].unit.kind == "code" and "npm ci" in evidence[0].unit.text
+    assert all(e.unit.kind != "lead_in" for q in ("install", "feature maps") for e in qa.gather(q)[1])
 
 
-def test_selection_prefers_the_unit_with_the_question_terms_and_fits_the_budget() -> None:
-    hits = [
-        hit("Precision = TP/(TP+FP)\n\nAccuracy counts every right prediction.", "Metrics", 1, rank=1),
-        hit("Recall = TP/(TP+FN)", "Recall", 20, rank=2),
-    ]
-    chosen = select_evidence("What is the formula for recall?", hits, HashEmbedder(), char_budget=60)
-    assert chosen[0].unit.text == "Recall = TP/(TP+FN)" and chosen[0].n == 1
-    assert sum(len(e.unit.text) for e in chosen) <= 60 + len(chosen[-1].unit.text)
-    assert [e.n for e in chosen] == list(range(1, len(chosen) + 1))
+def test_the_character_budget_holds_after_the_first_unit(tmp_path: Path) -> None:
+    qa, _, store = answerer(tmp_path)
+    from service.evidence import select_evidence
 
-
-def test_a_lead_ending_in_a_colon_brings_its_next_unit() -> None:
-    hits = [hit("Reduce the size of feature maps with:\n\n- strides\n- max pooling", "CNN", 1)]
-    chosen = select_evidence("How do you reduce the size of feature maps?", hits, HashEmbedder())
-    assert "strides" in chosen[0].unit.text and chosen[0].unit.end_line == 4
+    snapshot = store.load()
+    hits = qa.search("recall precision accuracy", 4)
+    q = qa.retriever.embedder.embed(["recall precision accuracy"])[0]
+    chosen = select_evidence("recall precision accuracy", hits, snapshot, q, char_budget=30)
+    assert sum(len(e.unit.text) for e in chosen[1:]) <= 30
 
 
 def test_question_terms_leave_out_words_about_the_notes() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.build import IngestConfig, run_ingest
@@ -34,8 +35,18 @@ def test_changing_one_file_re_embeds_only_that_file(tmp_path: Path, notes_copy: 
     report = ingest(notes_copy, store, embedder)
     embedded_files = {f.path for f in report.files if f.embedded}
     assert embedded_files == {target.name}
-    assert len(embedder.embedded) == next(f.n_chunks for f in report.files if f.path == target.name)
-    assert any("Speculative decoding" in c.text for c in store.load().chunks)
+    snapshot = store.load()
+    changed = [c for c in snapshot.file_cache()[0] if c.file == target.name]
+    passages = [c.passage() for c in changed]
+    units = list(dict.fromkeys(u.display() for c in changed for u in c.units))  # each distinct unit once
+    assert len(changed) == next(f.n_chunks for f in report.files if f.path == target.name)
+    assert embedder.embedded == passages + units  # that file's passages, then its answer units, nothing else
+    assert any("Speculative decoding" in c.text for c in snapshot.chunks)
+    # the other files' units kept their vectors: each served unit's stored vector is its text's
+    fresh = HashEmbedder()
+    for row in range(len(snapshot.chunks)):
+        stored, vectors = snapshot.units_of(row)
+        np.testing.assert_allclose(vectors, fresh.embed([u.display() for u in stored]), atol=1e-6)
 
 
 def test_unchanged_files_are_not_cleaned_again_and_the_result_equals_a_fresh_ingest(

@@ -123,7 +123,7 @@ def _collapse(store: IndexStore, generated: vault.Vault) -> dict[str, Any]:
     False merges: a kept chunk that lists a duplicate in a file that is neither its copy nor its original."""
     snap = store.load()
     group = dict(generated.planted)  # a copy belongs with its original (and with other copies of it)
-    all_chunks, _ = snap.file_cache()
+    all_chunks, _, _ = snap.file_cache()
     per_file: dict[str, int] = {}
     for c in all_chunks:
         per_file[c.file] = per_file.get(c.file, 0) + 1
