@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from eval.compare import compare_runs
 from eval.evidence_spans import EvidenceLocator
 from eval.questions import Question, load_questions
@@ -39,11 +37,17 @@ def add_commands(command: Register) -> None:
     )
 
     p = command(
-        "calibrate", cmd_calibrate, "Train the answerability model on a labelled question set; store it with the index."
+        "calibrate",
+        cmd_calibrate,
+        "Train the unit reader and the answerability model on a labelled question set; store them with the index.",
     )
     p.add_argument("questions", type=Path, help="JSON-lines question file with answerable and unanswerable questions")
     p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--save", type=Path, help="also write the model to this JSON file")
+    p.add_argument("--save", type=Path, help="also write the answerability model to this JSON file")
+    p.add_argument("--save-reader", type=Path, help="also write the unit reader to this JSON file")
+    p.add_argument(
+        "--keep-reader", action="store_true", help="keep the reader in use (train only the answerability model)"
+    )
     p.add_argument("--no-store", action="store_true", help="do not store it with the index (use with --save)")
     p.add_argument("--features", type=Path, help="also write each question's features and label (JSON lines)")
     p.add_argument("--from-features", type=Path, help="train on a --features file instead of running the questions")
@@ -53,6 +57,13 @@ def add_commands(command: Register) -> None:
     )
     p.add_argument("questions", type=Path, help="JSON-lines question file with evidence strings")
     p.add_argument("--top-k", type=int, default=None)
+
+    p = command(
+        "reader-cv", cmd_reader_cv, "Compare unit pickers (cosine, hand-set, learned readers) on a question file."
+    )
+    p.add_argument("questions", type=Path, help="JSON-lines question file with accepted phrases")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--cross-validate", action="store_true", help="a training file: cross-validate the learned readers")
 
 
 def _load(path: Path | None) -> list[Question]:
@@ -132,50 +143,16 @@ def cmd_tune_evidence(settings: Any, args: argparse.Namespace) -> int:
     return run(settings, args, _load(args.questions))
 
 
-def _calibration_rows(settings: Any, questions: list[Question], top_k: int | None) -> list[dict[str, Any]]:
-    """Each question's answerability features and label. The model decides before generating, so nothing is
-    generated here: retrieval and evidence selection only (seconds for a few hundred questions)."""
-    from service.components import build_answerer
+def cmd_reader_cv(settings: Any, args: argparse.Namespace) -> int:
+    from eval.reader_cv import cmd_reader_cv as run
 
-    answerer = build_answerer(settings)
-    answerer.retriever.warm_up()
-    records = []
-    for q in tqdm(questions, unit="q"):
-        hits, evidence = answerer.gather(q.question, top_k)
-        if evidence:  # no evidence at all: nothing to learn from (always "no answer found")
-            records.append(
-                {"id": q.id, "answerable": q.answerable, "signals": answerer.signals(q.question, hits, evidence)}
-            )
-    return records
+    return run(settings, args, _load(args.questions))
 
 
 def cmd_calibrate(settings: Any, args: argparse.Namespace) -> int:
-    import json
+    from eval.calibration import cmd_calibrate as run
 
-    from service.answerability import train
-    from service.components import build_store
-
-    if args.from_features:
-        records = [json.loads(line) for line in args.from_features.read_text(encoding="utf-8").splitlines() if line]
-    else:
-        records = _calibration_rows(settings, _load(args.questions), args.top_k)
-    if args.features:
-        args.features.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        print(f"wrote the training rows to {args.features}")
-    rows = [r["signals"] for r in records]
-    labels = [bool(r["answerable"]) for r in records]
     try:
-        model = train(rows, labels, trained_on=args.questions.name)
+        return run(settings, args, [] if args.from_features else _load(args.questions))
     except (ValueError, KeyError) as exc:
         raise EvalUsageError(f"{args.questions}: {exc}") from exc
-    right = sum(model.answers(r) == y for r, y in zip(rows, labels, strict=True))
-    print(f"trained on {len(rows)} questions ({sum(labels)} answerable); agreement on them {right / len(rows):.3f}")
-    for name, coef in zip(model.features, model.coef, strict=True):
-        print(f"  {name:>14} {coef:+.3f}")
-    if args.save:
-        args.save.write_text(json.dumps(model.to_dict(), indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.save}")
-    if not args.no_store:
-        version = build_store(settings).set_answerability(model.to_dict())
-        print(f"stored as index version {version}; running services pick it up with their next question")
-    return 0

@@ -31,12 +31,25 @@ class Bm25Index:
     def __init__(self, model: Any) -> None:
         self._model = model
         self._vocab_list: list[str] | None = None
+        self._doc_freq: np.ndarray | None = None
 
     @classmethod
     def build(cls, texts: list[str]) -> Bm25Index:
         model = bm25s.BM25()
         model.index(bm25s.tokenize(texts, stemmer=_STEMMER, show_progress=False), show_progress=False)
         return cls(model)
+
+    def idf(self, stem: str) -> float:
+        """BM25's inverse document frequency of a stem here (the rarer, the higher; unused terms the highest)."""
+        vocab = self._model.vocab_dict
+        n_docs = int(self._model.scores["num_docs"])
+        if self._doc_freq is None:
+            indptr = np.asarray(self._model.scores["indptr"], dtype=np.int64)
+            ends = np.append(indptr[1:], len(self._model.scores["data"]))
+            self._doc_freq = ends - indptr
+        term = vocab.get(stem)
+        df = int(self._doc_freq[term]) if term is not None and term < len(self._doc_freq) else 0
+        return float(np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
 
     def unknown(self, stems: set[str]) -> set[str]:
         """The stems that occur nowhere in the indexed chunks, not even misspelled."""

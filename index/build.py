@@ -86,6 +86,7 @@ def _ingest(
         chunker_version=CHUNKER_VERSION,
         fingerprint=fingerprint,
         answerability=previous.manifest.answerability if previous else None,
+        reader=previous.manifest.reader if previous else None,
         notes_root=str(notes_dir.resolve()),
         obsidian_vault=notes_dir.resolve().name if (notes_dir / ".obsidian").is_dir() else None,
     )

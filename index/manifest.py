@@ -27,6 +27,7 @@ class Manifest(BaseModel):
     fingerprint: str  # sha256 over (path, content sha256) of every indexed file + chunking parameters
     # the answerability model trained by `notes-qa calibrate` on this index, if any (else the shipped default)
     answerability: dict[str, Any] | None = None
+    reader: dict[str, Any] | None = None  # the unit reader `notes-qa calibrate` trained with it, if any
     notes_root: str | None = None  # the notes folder it was built from (absolute): citations link into it
     obsidian_vault: str | None = None  # that folder's name when it is an Obsidian vault (it has `.obsidian/`)
 

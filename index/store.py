@@ -205,9 +205,10 @@ class IndexStore:
         self._prune()
         return final
 
-    def set_answerability(self, model: dict[str, Any]) -> str:
-        """Record a calibrated answerability model as a new version: the current version's files, hard-linked, with a new
-        manifest; swapped in like any other version. Served versions are never modified. Returns the new id."""
+    def set_models(self, answerability: dict[str, Any], reader: dict[str, Any] | None = None) -> str:
+        """Record a calibrated answerability model (and unit reader) as a new version: the current version's files,
+        hard-linked, with a new manifest; swapped in like any other version. Served versions are never modified.
+        Returns the new id."""
         with self.writer():
             current = self.current_version()
             if current is None or not self.exists():
@@ -218,7 +219,8 @@ class IndexStore:
                 update={
                     "version": new_version_id(manifest.fingerprint),
                     "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "answerability": model,
+                    "answerability": answerability,
+                    "reader": reader if reader is not None else manifest.reader,
                 }
             )
             tmp = self.root / "versions" / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"

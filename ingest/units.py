@@ -29,7 +29,8 @@ UNIT_MAX_CHARS = 280  # prose: sentences are packed up to this
 GROUP_MAX_CHARS = 500  # a list or code block stays whole up to this; a longer one is cut into groups
 LEAD_IN_MAX_CHARS = 200  # a longer sentence before a list or code block is not its lead-in
 SHORT_UNIT_CHARS = 40  # a sentence shorter than this joins its neighbour
-INTRO_GAP_LINES = 2  # a lead-in ends at most this many lines above what it introduces
+INTRO_GAP_LINES = 2
+TITLE_MAX_CHARS = 80  # a line this short without a sentence end, right above a list, names the list  # a lead-in ends at most this many lines above what it introduces
 
 _LIST_ITEM = re.compile(r"^\s*([-*+•]|\d{1,2}[.)])\s+\S")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
@@ -48,6 +49,7 @@ _DEFINITION = re.compile(
     r"(?:\s+(?:is|are|refers to|means|stands for)\b|\s*[:–—]\s|\s*-\s)",
     re.IGNORECASE,
 )
+_LEAD_END = re.compile(r"[:：]\s*[-–—]?$")  # "Pros:", "Benefits:-"
 _COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
 _FORMULA = re.compile(r"[\w)\]]\s*[=≈<>≤≥]\s*\S")
 
@@ -162,7 +164,7 @@ class _Builder:
             return None
         text = self.text(prev.start, prev.end)
         colon = _is_lead_in(text)
-        if colon_only and not colon:
+        if colon_only and not colon and not _is_title(text):
             return None
         limit = LEAD_IN_MAX_CHARS * 2 if colon else LEAD_IN_MAX_CHARS  # a sentence ending in ':' surely leads in
         cut = _last_sentence_start(text)
@@ -327,7 +329,14 @@ def _trimmed(line: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _is_lead_in(text: str) -> bool:
-    return text.strip().rstrip("*_ ").endswith(":")
+    return bool(_LEAD_END.search(text.strip().rstrip("*_ ")))
+
+
+def _is_title(text: str) -> bool:
+    """A short line that names what follows ("Problems that can be solved using SVM", "Benefits") rather than
+    saying something: one line, no sentence end."""
+    text = text.strip().strip("*_ ")
+    return "\n" not in text and 0 < len(text) <= TITLE_MAX_CHARS and not text.endswith((".", "!", "?", ";", ","))
 
 
 def _leads_on(text: str) -> bool:

@@ -37,6 +37,8 @@ FEATURES = (
     "unit_top",  # cosine of the best evidence unit
     "coverage",  # share of the question's content terms found in the evidence
     "unknown_terms",  # share of the question's content terms the notes never use (not even misspelled)
+    "reader_top",  # the reader's score of the best unit (service/reader.py)
+    "reader_margin",  # how far it stands above the runner-up
 )
 # Regularisation, and no class re-weighting (the labelled set's own share of answerable questions is the prior),
 # chosen by the same cross-validation (C in 0.3/1/3): re-weighting to 50/50 cost 0.04 overall accuracy
@@ -105,7 +107,14 @@ def quote_answer(evidence: Sequence[Evidence]) -> tuple[str, tuple[int, ...]]:
     return f"“{_limit_words(text, MAX_ANSWER_WORDS - 1)}” [1]", (1,)
 
 
-def features(question: str, dense_top: float, evidence: Sequence[Evidence], unknown_share: float) -> dict[str, float]:
+def features(
+    question: str,
+    dense_top: float,
+    evidence: Sequence[Evidence],
+    unknown_share: float,
+    reader_top: float = 0.0,
+    reader_margin: float = 0.0,
+) -> dict[str, float]:
     asked = question_terms(question)
     found = set().union(*(bm25.terms(e.unit.display()) for e in evidence)) if evidence else set()
     return {
@@ -113,6 +122,8 @@ def features(question: str, dense_top: float, evidence: Sequence[Evidence], unkn
         "unit_top": round(max((e.cosine for e in evidence), default=0.0), 4),
         "coverage": round(len(asked & found) / len(asked), 4) if asked else 0.0,
         "unknown_terms": round(unknown_share, 4),
+        "reader_top": round(reader_top, 4),
+        "reader_margin": round(reader_margin, 4),
     }
 
 
@@ -167,21 +178,26 @@ class AnswerabilityModel:
         return model
 
 
-def train(rows: Sequence[dict[str, float]], labels: Sequence[bool], trained_on: str = "") -> AnswerabilityModel:
-    """Fit the model on feature rows (from ``features``) labelled answerable or not."""
+def train(
+    rows: Sequence[dict[str, float]],
+    labels: Sequence[bool],
+    trained_on: str = "",
+    inputs: Sequence[str] = FEATURES,
+) -> AnswerabilityModel:
+    """Fit the model on feature rows (from ``features``) labelled answerable or not, over ``inputs``."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     if len(set(labels)) < 2:
         raise ValueError("training needs both answerable and unanswerable questions")
-    x = np.array([[row[f] for f in FEATURES] for row in rows], dtype=np.float64)
+    x = np.array([[row[f] for f in inputs] for row in rows], dtype=np.float64)
     y = np.array(labels, dtype=int)
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     fit = LogisticRegression(C=INVERSE_REGULARISATION, max_iter=1000).fit((x - scaler.mean_) / scale, y)
     return AnswerabilityModel(
-        FEATURES,
+        tuple(inputs),
         tuple(float(v) for v in scaler.mean_),
         tuple(float(v) for v in scale),
         tuple(float(v) for v in fit.coef_[0]),

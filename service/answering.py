@@ -14,16 +14,20 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from index.manifest import Manifest
 from index.scope import Scope
 from index.search import Hit
+from index.store import Snapshot
 from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
 from service.conversation import Turn, contextualize
 from service.deadline import Deadline
-from service.evidence import Evidence, question_terms, select_evidence
+from service.evidence import CHAR_BUDGET, MAX_UNITS, Evidence, candidates, choose, question_terms
 from service.generator import Generator, GeneratorUnavailable
 from service.injection import addresses_assistant
 from service.links import NoteLinks
 from service.prompting import NO_ANSWER, build_prompt
+from service.reader import ReaderModel, default_reader
+from service.reader import features as reader_features
 from service.retriever import Retriever
 
 AbstainReason = Literal["no_passages", "not_answerable"]
@@ -91,6 +95,28 @@ class EvidenceFound:
     evidence: tuple[Evidence, ...]
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """What one answer rests on, all read from one index version: the passages, the evidence units the reader
+    chose from them, and the reader's scores of every candidate unit (best first)."""
+
+    snapshot: Snapshot
+    hits: list[Hit]
+    evidence: tuple[Evidence, ...]
+    reader_scores: tuple[float, ...] = ()
+
+    @property
+    def reader_top(self) -> float:
+        return self.reader_scores[0] if self.reader_scores else 0.0
+
+    @property
+    def reader_margin(self) -> float:
+        """How far the best unit stands above the runner-up (one candidate: as far as it stands above zero)."""
+        if len(self.reader_scores) < 2:
+            return self.reader_top
+        return self.reader_scores[0] - self.reader_scores[1]
+
+
 class Answerer:
     def __init__(
         self,
@@ -98,11 +124,13 @@ class Answerer:
         generator: Generator,
         top_k: int,
         answerability: AnswerabilityModel | None = None,
+        reader: ReaderModel | None = None,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
         self.top_k = top_k
         self._answerability = answerability
+        self._reader = reader
 
     def warm_up(self) -> None:
         """Load the generator and, meanwhile, the embedder and the index (a cold start takes the longer of the two,
@@ -118,10 +146,22 @@ class Answerer:
     @property
     def answerability(self) -> AnswerabilityModel:
         """Explicitly given, else the model calibrated and stored with the index, else the shipped default."""
+        return self._answerability_for(self.retriever.manifest)
+
+    @property
+    def reader(self) -> ReaderModel:
+        """Explicitly given, else the reader trained by `calibrate` and stored with the index, else the shipped one."""
+        return self._reader_for(self.retriever.manifest)
+
+    def _answerability_for(self, manifest: Manifest) -> AnswerabilityModel:
         if self._answerability is not None:
             return self._answerability
-        stored = self.retriever.manifest.answerability
-        return AnswerabilityModel.from_dict(stored) if stored else default_model()
+        return AnswerabilityModel.from_dict(manifest.answerability) if manifest.answerability else default_model()
+
+    def _reader_for(self, manifest: Manifest) -> ReaderModel:
+        if self._reader is not None:
+            return self._reader
+        return ReaderModel.from_dict(manifest.reader) if manifest.reader else default_reader()
 
     @property
     def answerability_source(self) -> str:
@@ -166,7 +206,8 @@ class Answerer:
         started = time.perf_counter()
         asked = question
         question = contextualize(question, history)
-        hits, evidence = self.gather(question, top_k, scope)
+        gathered = self.gather(question, top_k, scope)
+        hits, evidence = gathered.hits, gathered.evidence
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
         yield EvidenceFound(evidence)
@@ -175,8 +216,8 @@ class Answerer:
             yield Token(NO_ANSWER)
             yield Answer(asked, NO_ANSWER, True, (), tuple(hits), timings, "no_passages", question)
             return
-        model = self.answerability
-        signals = self.signals(question, hits, evidence)
+        model = self._answerability_for(gathered.snapshot.manifest)
+        signals = self.signals(question, gathered)
         p = round(model.probability(signals), 4)
         if not model.answers(signals):  # the notes do not answer it: no generation at all
             timings.update(generate=0.0, total=_ms(started, time.perf_counter()))
@@ -208,7 +249,7 @@ class Answerer:
         if not draft.kept:  # the model failed, not the notes: quote the evidence instead of abstaining
             kind = "quote"
             text, cited = quote_answer(evidence)
-        links = NoteLinks.of(self.retriever.manifest)
+        links = NoteLinks.of(gathered.snapshot.manifest)
         citations = tuple(
             Citation(
                 n, e, links.file_uri(e.unit.file, e.unit.start_line, e.unit.heading), links.obsidian_uri(e.unit.file)
@@ -218,28 +259,29 @@ class Answerer:
         yield Answer(asked, text, False, citations, tuple(hits), timings, None, question, evidence, kind, reply,
                      p, signals, draft.problem)  # fmt: skip
 
-    def gather(
-        self, question: str, top_k: int | None = None, scope: Scope | None = None
-    ) -> tuple[list[Hit], tuple[Evidence, ...]]:
-        """The retrieved passages and the evidence units chosen from them. A passage that talks to the assistant
-        (prompt injection planted in a note) is passed over: the next one takes its place."""
+    def gather(self, question: str, top_k: int | None = None, scope: Scope | None = None) -> Gathered:
+        """The retrieved passages and the evidence units the reader chose from them, from one index version
+        whatever ingest swaps in meanwhile. A passage that talks to the assistant (prompt injection planted in a
+        note) is passed over: the next one takes its place."""
         k = top_k or self.top_k
-        snapshot = self.retriever.snapshot()  # one version for the whole answer, whatever ingest swaps in meanwhile
+        snapshot = self.retriever.snapshot()
         query_vector = self.retriever.embedder.embed([question])[0]
         hits = self.retriever.search_vector(question, query_vector, k, scope, snapshot)
         if any(addresses_assistant(h.chunk.text) for h in hits):
             found = self.retriever.search_vector(question, query_vector, k + INJECTION_SPARE, scope, snapshot)
             trusted = [h for h in found if not addresses_assistant(h.chunk.text)][:k]
             hits = [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(trusted, 1)]
-        return hits, tuple(select_evidence(question, hits, snapshot, query_vector))
+        found_units = candidates(question, hits, snapshot, query_vector)
+        scores = self._reader_for(snapshot.manifest).scores(reader_features(question, found_units, snapshot.bm25))
+        evidence = choose(found_units, scores, MAX_UNITS, CHAR_BUDGET)
+        return Gathered(snapshot, hits, tuple(evidence), tuple(sorted((float(v) for v in scores), reverse=True)))
 
-    def signals(self, question: str, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> dict[str, float]:
+    def signals(self, question: str, gathered: Gathered) -> dict[str, float]:
         """The answerability model's inputs: known before any generation."""
-        return features(question, max(h.score for h in hits), evidence, self._unknown_share(question))
-
-    def _unknown_share(self, question: str) -> float:
         asked = question_terms(question)
-        return len(self.retriever.snapshot().bm25.unknown(asked)) / len(asked) if asked else 0.0
+        unknown = len(gathered.snapshot.bm25.unknown(asked)) / len(asked) if asked else 0.0
+        dense_top = max((h.score for h in gathered.hits), default=0.0)
+        return features(question, dense_top, gathered.evidence, unknown, gathered.reader_top, gathered.reader_margin)
 
 
 def _close(replies: Iterator[str]) -> None:

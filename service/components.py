@@ -13,6 +13,7 @@ from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from service.answerability import AnswerabilityModel
 from service.answering import Answerer
 from service.generator import Generator, TransformersGenerator
+from service.reader import ReaderModel
 from service.retriever import Retriever
 from service.settings import Settings
 
@@ -84,6 +85,7 @@ def build_answerer(
     embedder: Embedder | None = None,
     generator: Generator | None = None,
     answerability: AnswerabilityModel | None = None,
+    reader: ReaderModel | None = None,
 ) -> Answerer:
     retriever = Retriever(
         build_store(settings),
@@ -97,7 +99,16 @@ def build_answerer(
         top_k=settings.top_k,
         answerability=answerability
         or (load_answerability(settings.answerability_model) if settings.answerability_model else None),
+        reader=reader or (load_reader(settings.reader_model) if settings.reader_model else None),
     )
+
+
+def load_reader(path: Path) -> ReaderModel:
+    """A unit reader file (`notes-qa calibrate --save-reader`); a clear error when it is missing or not one."""
+    try:
+        return ReaderModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"reader model {path}: {exc}") from exc
 
 
 def load_answerability(path: Path) -> AnswerabilityModel:

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="answerability model JSON (from `notes-qa calibrate --save`); default: the model stored "
         "with the index by `notes-qa calibrate`, else the shipped one",
     )
+    reader_model: Path | None = Field(
+        None,
+        description="unit reader JSON (from `notes-qa calibrate --save-reader`); default: the reader stored with the "
+        "index by `notes-qa calibrate`, else the shipped one",
+    )
 
     # index
     hnsw_m: int = Field(32, ge=4, le=128)

@@ -90,7 +90,8 @@ def test_the_quote_fallback_is_the_best_unit_verbatim() -> None:
 def test_features_are_the_models_inputs() -> None:
     values = features("What is precision?", 0.61, EV, unknown_share=0.25)
     assert tuple(values) == FEATURES
-    assert values == {"dense_top": 0.61, "unit_top": 0.5, "coverage": 1.0, "unknown_terms": 0.25}
+    assert values == {"dense_top": 0.61, "unit_top": 0.5, "coverage": 1.0, "unknown_terms": 0.25, "reader_top": 0.0,
+                      "reader_margin": 0.0}  # fmt: skip
     # words about the question or the notes themselves do not count as terms to cover
     assert features("What is precision, according to my cards?", 0.61, EV, 0.0)["coverage"] == 1.0
 
@@ -106,6 +107,7 @@ def synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[bool]]:
             "dense_top": base + rng.gauss(0, 0.08), "unit_top": base + 0.1 + rng.gauss(0, 0.08),
             "coverage": min(1.0, max(0.0, (0.9 if yes else 0.4) + rng.gauss(0, 0.15))),
             "unknown_terms": 0.0 if yes else rng.choice([0.0, 0.25, 0.5]),
+            "reader_top": (1.0 if yes else 0.2) + rng.gauss(0, 0.5), "reader_margin": abs(rng.gauss(0, 0.3)),
         })  # fmt: skip
         labels.append(yes)
     return rows, labels
@@ -134,4 +136,4 @@ def test_training_needs_both_labels_and_a_bad_model_file_is_refused() -> None:
 
 def test_the_shipped_model_was_trained_on_the_tune_set() -> None:
     model = default_model()
-    assert model.trained_on == "tune.jsonl" and model.n_questions >= 100 and model.features == FEATURES
+    assert model.trained_on == "tune.jsonl" and model.n_questions >= 100 and set(model.features) <= set(FEATURES)

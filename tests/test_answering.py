@@ -75,7 +75,7 @@ def test_the_shipped_model_is_used_when_none_is_stored(small_index) -> None:  # 
     store, embedder = small_index
     qa = Answerer(Retriever(store, embedder), ScriptedGenerator("x"), top_k=3)
     assert qa.answerability_source.startswith("shipped default")
-    store.set_answerability(NEVER_ANSWER.to_dict())
+    store.set_models(NEVER_ANSWER.to_dict())
     assert qa.answerability_source.startswith("index") and qa.answerability == NEVER_ANSWER
 
 

@@ -66,16 +66,16 @@ def test_unit_vectors_are_stored_with_the_version_and_not_recomputed_per_questio
 
 def test_selection_prefers_the_unit_with_the_question_terms_and_keeps_whole_structures(tmp_path: Path) -> None:
     qa, _, _ = answerer(tmp_path)
-    _, evidence = qa.gather("What is the formula for recall?")
+    evidence = qa.gather("What is the formula for recall?").evidence
     assert evidence[0].unit.text == "Recall = TP/(TP+FN)" and [e.n for e in evidence] == list(
         range(1, len(evidence) + 1)
     )
-    _, evidence = qa.gather("How do you reduce the size of feature maps?")
+    evidence = qa.gather("How do you reduce the size of feature maps?").evidence
     top = evidence[0].unit
     assert top.kind == "list" and top.text.startswith("You can reduce") and top.text.endswith("- max pooling")
-    _, evidence = qa.gather("How do I install exactly what the lockfile says?")
+    evidence = qa.gather("How do I install exactly what the lockfile says?").evidence
     assert evidence[0].unit.kind == "code" and "npm ci" in evidence[0].unit.text
-    assert all(e.unit.kind != "lead_in" for q in ("install", "feature maps") for e in qa.gather(q)[1])
+    assert all(e.unit.kind != "lead_in" for q in ("install", "feature maps") for e in qa.gather(q).evidence)
 
 
 def test_the_character_budget_holds_after_the_first_unit(tmp_path: Path) -> None:

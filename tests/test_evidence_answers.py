@@ -91,7 +91,7 @@ def test_onnx_prompt_text_is_the_transformers_chat_template(
     from service.prompting import build_prompt
 
     model_dir = onnx_model_dir(packaged_gguf(settings.generator_model), settings.model_cache_dir)
-    prompt = build_prompt(question, answerer.gather(question)[1])
+    prompt = build_prompt(question, answerer.gather(question).evidence)
     messages = [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}]
     expected = AutoTokenizer.from_pretrained(str(model_dir)).apply_chat_template(
         messages, tokenize=False, add_generation_prompt=True

@@ -45,7 +45,8 @@ def test_planted_passages_never_reach_the_prompt(small_index: Any, tmp_path: Pat
     for question in ("What is precision?", "What is the recall formula?", "What is RLHF?"):
         hits = retriever.retrieve(question, 3)
         assert any(any(word in h.chunk.text for word in INJECTED) for h in hits)  # retrieved ...
-        kept, evidence = qa.gather(question)
+        gathered = qa.gather(question)
+        kept, evidence = gathered.hits, gathered.evidence
         assert len(kept) == 3 and [h.rank for h in kept] == [1, 2, 3]  # ... passed over, the next ones moved up
         assert not any(word in h.chunk.text for h in kept for word in INJECTED)
         prompt = build_prompt(question, evidence)

@@ -17,7 +17,7 @@ def test_storing_an_answerability_model_adds_a_version_and_leaves_the_served_one
     store, embedder = small_index
     old = store.current_version()
     old_manifest = (store.root / "versions" / old / "manifest.json").read_text()
-    new = store.set_answerability(ALWAYS_ANSWER.to_dict())
+    new = store.set_models(ALWAYS_ANSWER.to_dict())
     assert new != old and store.current_version() == new
     assert (store.root / "versions" / old / "manifest.json").read_text() == old_manifest
     loaded = store.load()
@@ -36,8 +36,8 @@ def test_a_second_writer_is_refused_while_one_runs(small_index, small_notes) -> 
         with pytest.raises(IndexBusy, match="another ingest or calibrate is writing"):
             run_ingest(small_notes, store, embedder, IngestConfig())
         with pytest.raises(IndexBusy):
-            store.set_answerability(ALWAYS_ANSWER.to_dict())
-    store.set_answerability(ALWAYS_ANSWER.to_dict())  # free again
+            store.set_models(ALWAYS_ANSWER.to_dict())
+    store.set_models(ALWAYS_ANSWER.to_dict())  # free again
 
 
 def test_a_running_retriever_follows_new_versions_and_survives_a_broken_one(small_index, small_notes) -> None:  # type: ignore[no-untyped-def]
@@ -50,7 +50,7 @@ def test_a_running_retriever_follows_new_versions_and_survives_a_broken_one(smal
     assert second != first
     assert "Wanda" in retriever.retrieve("zebrafish named", 1)[0].chunk.text
     # a version whose files are damaged is not served: the retriever keeps the one it has
-    third = store.set_answerability(ALWAYS_ANSWER.to_dict())
+    third = store.set_models(ALWAYS_ANSWER.to_dict())
     damaged = store.root / "versions" / third / "chunks.jsonl"
     damaged.unlink()  # a hard link shared with the previous version: replace it, do not write through it
     damaged.write_text("{not json\n")
