@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from eval import metrics
 from eval.runner import Result
+
+_CITES = re.compile(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]")  # [n] citations are not words of the answer
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -36,7 +39,9 @@ def summarize(results: Sequence[Result]) -> dict[str, float | int | None]:
     out["citation_validity"] = _mean([float(bool(r.citation_valid)) for r in answered])
     out["unit_top1"] = _mean([float(bool(r.unit_top1)) for r in answerable])
     out["unit_top3"] = _mean([float(bool(r.unit_top3)) for r in answerable])
-    out["answer_words_max"] = max((len(r.answer.split()) for r in results if not r.abstained), default=0)
+    out["answer_words_max"] = max(
+        (len(_CITES.sub(" ", r.answer).split()) for r in results if not r.abstained), default=0
+    )
     evidence = [r.latency_ms["retrieve"] for r in results]  # the evidence event is sent when retrieval ends
     out["evidence_p50_ms"] = round(metrics.percentile(evidence, 0.5), 1)
     out["evidence_p95_ms"] = round(metrics.percentile(evidence, 0.95), 1)

@@ -1,11 +1,8 @@
-"""Grounding and answerability, in one place: is the model's draft supported by the evidence it cites (else
-the best evidence is quoted instead), and do the notes answer the question at all (a logistic regression over
-a few measured signals, trained by ``notes-qa calibrate`` and stored with the index version)?
+"""Answerability: do the notes answer the question at all? A logistic regression over a few measured signals,
+trained by ``notes-qa calibrate`` and stored with the index version (the draft checks are ``service.grounding``).
 
-Nothing here is a hand-set cut-off on question scores. The draft rules are plain definitions — a draft must
-say something, cite (or be attributable to) evidence, state no number the evidence and question do not, and
-take most of its words from what it cites — and the one decision that weighs evidence strength is learned.
-That decision comes first: it needs only retrieval and evidence signals, so "no answer found" costs no
+Nothing here is a hand-set cut-off on question scores: the one decision that weighs evidence strength is
+learned. It comes first: it needs only retrieval, evidence and reader signals, so "no answer found" costs no
 generation.
 """
 
@@ -13,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,11 +17,8 @@ from importlib import resources
 from typing import Any
 
 from index import bm25
-from ingest.types import HEADING_SEP
 from service.evidence import Evidence, question_terms
-from service.prompting import cited_numbers, is_refusal, strip_citations
 
-MAX_ANSWER_WORDS = 60
 # The model's verdict: answer when P(answerable) is at least one half (the probability's own midpoint).
 DECISION_PROBABILITY = 0.5
 # The model's inputs: all known once the evidence is chosen, so a question the notes do not answer costs no
@@ -44,67 +37,6 @@ FEATURES = (
 # chosen by the same cross-validation (C in 0.3/1/3): re-weighting to 50/50 cost 0.04 overall accuracy
 # (false abstentions 0.18 vs 0.04, NoAns 0.84 vs 0.73).
 INVERSE_REGULARISATION = 3.0
-INVENTED_NUMBER = "states a number no evidence gives"
-_NUMBER = re.compile(r"^\d[\d.,]*\d$")  # 2+ characters: single digits occur everywhere
-_NORM = re.compile(r"[^0-9a-z]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_ECHO = re.compile(r"^\s*\[\d{1,2}\]\s*\(")  # starts like a line of the prompt's notes: "[1] (heading) ..."
-_CITATION_AS_ANSWER = re.compile(r"\b(is|are|was|as|follows)\s*:?\s*\[\d{1,2}\](?=\s*(?:[.:]|$))", re.IGNORECASE)
-_LEADING_CITE = re.compile(r"^\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])\s*(.+)$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Draft:
-    """The generator's reply, checked against the evidence."""
-
-    text: str  # the reply, citations possibly added or moved
-    cited: tuple[int, ...]
-    kept: bool
-    support: float
-    problem: str | None = None  # why it was not kept
-
-
-def check_draft(question: str, reply: str, evidence: Sequence[Evidence]) -> Draft:
-    reply = reply.strip()
-    if (m := _LEADING_CITE.match(reply)) and not _ECHO.match(reply):
-        reply = f"{m.group(2).strip()} {m.group(1)}"  # "[1] MRKL stands for ..." -> "MRKL stands for ... [1]"
-    cited = cited_numbers(reply, len(evidence))
-    if is_refusal(reply, cited):
-        return Draft(reply, (), False, 0.0, "refused")
-    body = strip_citations(reply)
-    words = _terms(body)
-    if not words:
-        return Draft(reply, tuple(cited), False, 0.0, "no content")
-    if _is_heading_copy(body, evidence):
-        return Draft(reply, tuple(cited), False, 0.0, "copied a heading")
-    if _ECHO.match(reply):
-        return Draft(reply, tuple(cited), False, 0.0, "echoed the numbered notes")
-    if _CITATION_AS_ANSWER.search(reply):
-        return Draft(reply, tuple(cited), False, 0.0, "points at a note instead of answering")
-    asked = bm25.terms(question)
-    if not words - asked:
-        return Draft(reply, tuple(cited), False, 0.0, "only restates the question")
-    unit_terms = [_terms(e.unit.display()) for e in evidence]
-    support = [len(words & (terms | asked)) / len(words) for terms in unit_terms]
-    best = max(range(len(evidence)), key=support.__getitem__) + 1
-    if not cited or max(support[n - 1] for n in cited) < support[best - 1]:
-        reply = f"{strip_citations(reply)} [{best}]"  # uncited, or cited by habit ([1]) where [best] holds the words
-        cited = [best]
-    share = max(support[n - 1] for n in cited)
-    known = set().union(*unit_terms) | asked
-    if any(_NUMBER.match(t) for t in words - known):
-        return Draft(reply, tuple(cited), False, share, INVENTED_NUMBER)
-    if share <= 0.5:
-        return Draft(reply, tuple(cited), False, share, "most of it is not in the cited evidence")
-    if len(body.split()) > MAX_ANSWER_WORDS or _unfinished(body):
-        reply = f"{_limit_words(_finished_sentences(body))} [{', '.join(map(str, cited))}]"
-    return Draft(reply, tuple(cited), True, share)
-
-
-def quote_answer(evidence: Sequence[Evidence]) -> tuple[str, tuple[int, ...]]:
-    """The fallback answer: the best-scored evidence unit, quoted (a failed draft's citations are no guide)."""
-    text = " ".join(evidence[0].unit.text.split())
-    return f"“{_limit_words(text, MAX_ANSWER_WORDS - 1)}” [1]", (1,)
 
 
 def features(
@@ -212,42 +144,3 @@ def default_model() -> AnswerabilityModel:
     """The model shipped with the package (trained on eval/questions/tune.jsonl over the bundled notes)."""
     text = resources.files("service").joinpath("answerability_default.json").read_text(encoding="utf-8")
     return AnswerabilityModel.from_dict(json.loads(text))
-
-
-def _terms(text: str) -> set[str]:
-    return bm25.terms(strip_citations(text))
-
-
-def _is_heading_copy(body: str, evidence: Sequence[Evidence]) -> bool:
-    """The draft only repeats a heading (a small model's favourite non-answer)."""
-    said = _NORM.sub("", body.lower())
-    headings = {
-        _NORM.sub("", h.lower()) for e in evidence for h in (e.unit.context, *e.unit.heading.split(HEADING_SEP))
-    }
-    return bool(said) and said in headings
-
-
-def _unfinished(text: str) -> bool:
-    """Decoding hit its token limit mid-sentence (and an earlier sentence is complete)."""
-    return not text.rstrip().endswith((".", "!", "?", ")", "]", '"', "”")) and bool(_SENTENCE_END.search(text))
-
-
-def _finished_sentences(text: str) -> str:
-    """The text up to its last complete sentence, when it was cut off mid-sentence."""
-    if not _unfinished(text):
-        return text
-    return " ".join(_SENTENCE_END.split(text)[:-1])
-
-
-def _limit_words(text: str, limit: int = MAX_ANSWER_WORDS) -> str:
-    """At most ``limit`` words: whole sentences while they fit, else the first words and an ellipsis."""
-    if len(text.split()) <= limit:
-        return text
-    kept: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        if len(" ".join([*kept, sentence]).split()) > limit:
-            break
-        kept.append(sentence)
-    if kept:
-        return " ".join(kept)
-    return " ".join(text.split()[:limit]) + "…"

@@ -18,11 +18,12 @@ from index.manifest import Manifest
 from index.scope import Scope
 from index.search import Hit
 from index.store import Snapshot
-from service.answerability import AnswerabilityModel, check_draft, default_model, features, quote_answer
+from service.answerability import AnswerabilityModel, default_model, features
 from service.conversation import Turn, contextualize
 from service.deadline import Deadline
 from service.evidence import CHAR_BUDGET, MAX_UNITS, Evidence, candidates, choose, question_terms
 from service.generator import Generator, GeneratorUnavailable
+from service.grounding import check_draft, quote_answer
 from service.injection import addresses_assistant
 from service.links import NoteLinks
 from service.prompting import NO_ANSWER, build_prompt

@@ -13,6 +13,7 @@ from service.admission import Admission
 from service.answering import Answerer
 from service.components import build_answerer
 from service.heap import return_freed_memory_promptly
+from service.mcp_http import McpEndpoint
 from service.observability import Metrics, RequestContext
 from service.openai_compat import install_openai_errors
 from service.openai_compat import router as openai_router
@@ -27,6 +28,7 @@ from service.widget import add_widget_routes
 def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
     metrics = Metrics()
     keys = KeyRing(settings)
+    mcp = McpEndpoint(settings)  # the MCP server at /mcp (streamable HTTP), behind the same middleware
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,7 +40,8 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         app.state.answerer = answerer or build_answerer(settings)
         app.state.readiness = Readiness(app.state.answerer, metrics)
         await run_in_threadpool(app.state.readiness.warm_up)
-        yield
+        async with mcp.running(app.state):
+            yield
 
     app = FastAPI(
         title="notes-qa",
@@ -65,6 +68,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
     app.include_router(qa_router)
     app.include_router(openai_router)
     add_widget_routes(app)
+    app.router.routes.extend(mcp.routes)
     return app
 
 

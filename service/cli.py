@@ -1,4 +1,4 @@
-"""The ``notes-qa`` command: ingest, search, ask, serve (eval and calibrate come from ``eval``)."""
+"""The ``notes-qa`` command: ingest, search, ask, serve, mcp (eval and calibrate come from ``eval``)."""
 
 from __future__ import annotations
 
@@ -110,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve on a non-loopback address without API keys (anyone who reaches the port reads your notes)",
     )
+    command("mcp", cmd_mcp, "Run the MCP server over stdio, for assistants (serve has it at /mcp); indexes first.")
     command("new-key", cmd_new_key, "Make an API key: prints the key (give it to clients) and its hashed form.")
     p = command(
         "export-model", cmd_export_model, "Write the packaged generator as one GGUF file (for llama.cpp, vLLM)."
@@ -197,8 +198,10 @@ def cmd_ingest(settings: Any, args: argparse.Namespace) -> int:
 
 def cmd_search(settings: Any, args: argparse.Namespace) -> int:
     from service.components import build_answerer
+    from service.first_use import ensure_index
 
     question = _question(args.question, settings)
+    ensure_index(settings)
     answerer = build_answerer(settings)
     for hit in answerer.search(question, _top_k(args.top_k, settings), scope_of(args)):
         c = hit.chunk
@@ -209,9 +212,11 @@ def cmd_search(settings: Any, args: argparse.Namespace) -> int:
 
 def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
     from service.components import build_answerer
+    from service.first_use import ensure_index
 
     question = _question(args.question, settings)
     top_k = _top_k(args.top_k, settings)
+    ensure_index(settings)
     answerer = build_answerer(settings)
     answerer.warm_up()
     answer = answerer.answer(question, top_k, scope=scope_of(args))
@@ -232,10 +237,8 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from index.store import IndexBusy
     from service.app import create_app
-    from service.components import build_store
-    from service.ingesting import ingest_and_report
+    from service.first_use import ensure_index
     from service.observability import configure_logging
     from service.security import KeyRing, check_exposure
 
@@ -247,13 +250,7 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         settings.insecure_no_auth = True
     check_exposure(settings)
     KeyRing(settings).load()  # a missing or malformed keys file stops us here, not at the first request
-    if not build_store(settings).exists():
-        print(f"no index yet: ingesting {settings.notes_dir} first", file=sys.stderr)
-        try:
-            ingest_and_report(settings, settings.notes_dir, quiet=False)
-        except IndexBusy:
-            # another replica (or the ingest job) is building it: serve now, ready once that version lands
-            print("another process is building the index; serving, ready when it is done", file=sys.stderr)
+    ensure_index(settings)
     configure_logging(settings.log_format, settings.log_level)
     if args.watch:  # in this process only: one watcher (one writer) whatever the number of workers
         from service.watching import start_watcher
@@ -271,6 +268,13 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
         )
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+def cmd_mcp(settings: Any, args: argparse.Namespace) -> int:
+    from service.mcp_stdio import run_stdio
+
+    run_stdio(settings)
     return 0
 
 

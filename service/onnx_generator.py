@@ -97,6 +97,13 @@ class OnnxGenaiGenerator:
         """Whether a generation holds the model now."""
         return self._process is not None and self._process.lock.locked()
 
+    def choose(self, prompt: Prompt, options: int) -> list[float] | None:
+        """Next-token probabilities of "0".."options" after one prefill (the generator as a selector)."""
+        if self._process is None:
+            self.warm_up()
+        assert self._process is not None
+        return self._process.choose(prompt, options)
+
     def generate(self, prompt: Prompt) -> Iterator[str]:
         if self._process is None:
             self.warm_up()

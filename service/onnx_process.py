@@ -52,6 +52,9 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
     requests = _Lines(0)
     while (line := requests.next()) is not None:
         request = json.loads(line)
+        if request.get("op") == "choose":
+            _choose(model, tokenizer, request, send)
+            continue
         if request.get("op") != "generate":
             continue  # a stop that arrived after its generation had finished
         try:
@@ -73,6 +76,27 @@ def _serve(model_dir: str, max_new_tokens: int) -> None:
             send("done")
         except Exception as exc:
             send("error", f"{type(exc).__name__}: {exc}")
+
+
+def _choose(model: Any, tokenizer: Any, request: dict[str, Any], send: Any) -> None:
+    """One prefill, no decoding: the next-token probabilities of the answers "0".."options" (renormalised over
+    them), read from the logits after the prompt."""
+    import numpy as np
+    import onnxruntime_genai as og
+
+    try:
+        ids = tokenizer.encode(chat_text(tokenizer, request["system"], request["user"]))
+        answers = [int(tokenizer.encode(str(i))[0]) for i in range(int(request["options"]) + 1)]
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(ids) + 1, do_sample=False)
+        generator = og.Generator(model, params)
+        generator.append_tokens(ids)
+        logits = np.asarray(generator.get_logits(), dtype=np.float64).reshape(-1)[answers]
+        del generator
+        probabilities = np.exp(logits - logits.max())
+        send("choice", (probabilities / probabilities.sum()).tolist())
+    except Exception as exc:
+        send("error", f"{type(exc).__name__}: {exc}")
 
 
 def chat_text(tokenizer: Any, system: str, user: str) -> str:
@@ -164,6 +188,28 @@ class GenerationProcess:
             finally:
                 if not finished:  # our reader left early: stop the child between two tokens, wait till it has
                     self._stop_generation(process)
+
+    def choose(self, prompt: Prompt, options: int) -> list[float]:
+        """P(the reply starts "0".."options") after one prefill of ``prompt`` (``GeneratorUnavailable`` on failure)."""
+        with self.lock:
+            try:
+                self.start()
+            except ModelUnavailable as exc:
+                raise GeneratorUnavailable(str(exc), "the local generator could not start") from exc
+            process = self._process
+            assert process is not None and process.stdin is not None and process.stdout is not None
+            try:
+                _write(process.stdin, {"op": "choose", "system": prompt.system, "user": prompt.user,
+                                       "options": options})  # fmt: skip
+                reply = _read(process.stdout)
+            except (EOFError, OSError, ValueError) as exc:
+                self.stop()
+                raise GeneratorUnavailable(
+                    f"the generator process died ({exc})", "the local generator stopped"
+                ) from exc
+            if reply["kind"] != "choice":
+                raise GeneratorUnavailable(f"choosing failed: {reply['value']}", "the local generator failed")
+            return [float(p) for p in reply["value"]]
 
     def _stop_generation(self, process: subprocess.Popen[str]) -> None:
         assert process.stdin is not None and process.stdout is not None

@@ -48,7 +48,14 @@ def cited_numbers(answer: str, n_units: int) -> list[int]:
 
 
 def strip_citations(answer: str) -> str:
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(CITE.sub(" ", answer).split()))
+    """The answer without its [n] citations; a bracket that cannot be one (a vector such as [0, 0, 1, 0, 0]: a
+    zero, or more than three numbers) stays."""
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(CITE.sub(_drop_citation, answer).split()))
+
+
+def _drop_citation(match: re.Match[str]) -> str:
+    numbers = [int(part) for part in match.group(1).split(",")]
+    return match.group(0) if 0 in numbers or len(numbers) > 3 else " "
 
 
 def is_refusal(answer: str, cited: Sequence[int]) -> bool:

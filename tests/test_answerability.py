@@ -9,17 +9,9 @@ import pytest
 
 from index.search import Hit
 from ingest.types import Chunk
-from service.answerability import (
-    FEATURES,
-    MAX_ANSWER_WORDS,
-    AnswerabilityModel,
-    check_draft,
-    default_model,
-    features,
-    quote_answer,
-    train,
-)
+from service.answerability import FEATURES, AnswerabilityModel, default_model, features, train
 from service.evidence import Evidence, Unit
+from service.grounding import MAX_ANSWER_WORDS, check_draft, quote_answer
 
 
 def evidence_of(*texts: str) -> list[Evidence]:
