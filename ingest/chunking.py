@@ -36,11 +36,31 @@ def chunk_document(doc: Document, config: ChunkingConfig) -> list[Chunk]:
 
 
 def _chunk_sections(doc: Document, blocks: list[Block], config: ChunkingConfig) -> list[Chunk]:
+    root = _title_root(doc)
     return [
         chunk
         for path, body in _merge_small_subsections(_sections(blocks), config.max_chars)
-        for chunk in _pack(doc, HEADING_SEP.join(path), body, config)
+        for chunk in _pack(doc, HEADING_SEP.join(_under(root, path)), body, config)
     ]
+
+
+def _title_root(doc: Document) -> str:
+    """A note whose front matter names it (``title``, with its ``description``) but whose headings do not (a docs
+    page: "Description", "Configuration" under every command's page): that name heads every passage's path, so a
+    passage says which note it belongs to."""
+    title = doc.metadata.get("title", "").strip()
+    description = doc.metadata.get("description", "").strip()
+    return f"{title}: {description}" if title and description else title
+
+
+def _under(root: str, path: tuple[str, ...]) -> tuple[str, ...]:
+    if not root or (path and _norm(root).startswith(_norm(path[0]))):
+        return path  # the note's own top heading already names it
+    return (root, *path)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
 def _sections(blocks: list[Block]) -> list[tuple[tuple[str, ...], list[Block]]]:

@@ -90,9 +90,9 @@ def _strip_front_matter(lines: list[str]) -> dict[str, Any]:
 
 
 def _metadata(raw: dict[str, Any]) -> dict[str, str]:
-    """Title, date and tags as display strings."""
+    """Title, description, date and tags as display strings."""
     meta: dict[str, str] = {}
-    for key in ("title", "date", "tags", "aliases"):
+    for key in ("title", "description", "date", "tags", "aliases"):
         value = raw.get(key)
         if value in (None, "", []):
             continue

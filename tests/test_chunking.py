@@ -32,15 +32,24 @@ def test_markdown_headings_become_heading_paths_and_code_fences_stay_whole() -> 
     # '#### Word2vec' then '### Continuous Bag of Words (CBOW)': CBOW is Word2vec's sibling under Embedding.
     tight = chunks_of("004.md", ChunkingConfig(max_chars=300, overlap_chars=50))
     cbow = next(c for c in tight if "predicts the current word" in c.text)
-    assert cbow.heading == "Embedding › Continuous Bag of Words (CBOW)"
+    assert cbow.heading == "AI › Embedding › Continuous Bag of Words (CBOW)"  # the front matter title heads the path
     # With room to spare, small subsections join their parent's chunk under the parent's path.
     roomy = chunks_of("004.md", ChunkingConfig(max_chars=4000, overlap_chars=100))
-    assert next(c for c in roomy if "predicts the current word" in c.text).heading == "Embedding"
+    assert next(c for c in roomy if "predicts the current word" in c.text).heading == "AI › Embedding"
     chunks = chunks_of("004.md")
     # '# Sample training data' is a comment inside a code fence, not a heading.
     assert not any("Sample training data" in c.heading for c in chunks)
     code = next(c for c in chunks if "from keras.models import Sequential" in c.text)
     assert code.text.count("```") % 2 == 0
+
+
+def test_a_front_matter_title_heads_passages_whose_headings_do_not_name_the_note() -> None:
+    doc = "---\ntitle: npm-ci\ndescription: Clean install a project\n---\n\n### Description\n\nLike install.\n"
+    assert [c.heading for c in chunk_document(clean("ci.md", doc), ChunkingConfig())] == [
+        "npm-ci: Clean install a project › Description"
+    ]
+    named = "---\ntitle: Ordered group_concat\n---\n# Ordered group_concat\n\nUse a subselect.\n"
+    assert [c.heading for c in chunk_document(clean("g.md", named), ChunkingConfig())] == ["Ordered group_concat"]
 
 
 def test_tables_are_kept_whole() -> None:

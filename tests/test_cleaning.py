@@ -83,7 +83,7 @@ def test_org_notes_read_as_markdown_line_for_line() -> None:
     assert doc.lines[3] == "# Metrics" and doc.lines[7] == "Recall = TP/(TP+FN)." and doc.lines[9] == "```python"
     assert not any(":ID:" in line or "#+" in line for line in doc.lines)
     (chunk,) = chunk_document(doc, ChunkingConfig())
-    assert chunk.heading == "Metrics" and (chunk.start_line, chunk.end_line) == (4, 12)
+    assert chunk.heading == "Interview prep › Metrics" and (chunk.start_line, chunk.end_line) == (4, 12)
     assert chunk.tags == ("interview", "ml")
 
 
@@ -129,6 +129,6 @@ def test_html_exports_keep_headings_lists_tables_and_code_and_drop_the_chrome() 
     for dropped in ("do not index me", "Other page", "Workspace /", "Copyright", "color:red"):
         assert dropped not in text, dropped
     chunks = chunk_document(doc, ChunkingConfig(max_chars=120, overlap_chars=0))
-    assert any(c.heading == "Metrics › Lists" for c in chunks)
+    assert any(c.heading == "Interview prep › Metrics › Lists" for c in chunks)
     for c in chunks:  # a chunk is exactly its lines of the (extracted) note
         assert c.text.strip() == "\n".join(doc.lines[c.start_line - 1 : c.end_line]).strip()
