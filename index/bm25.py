@@ -22,6 +22,16 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return tokenized
 
 
+# Words that shape a question but name nothing in it ("How do I compute recall?" is about recall): left out of keyword
+# queries, where a notes folder full of questions ("How do you …?" flashcards) would otherwise match them first.
+QUESTION_WORDS = frozenset(
+    _STEMMER.stemWords(
+        "what which who whom whose why how when where do does did doing is are was were be been can could should "
+        "would will shall may might must i me we you your it its my".split()
+    )
+)
+
+
 def terms(text: str) -> set[str]:
     """Stemmed content terms (stop words removed), as the index sees them."""
     return set(_tokens([text])[0])
@@ -72,7 +82,9 @@ class Bm25Index:
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of chunks sharing at least one term with the query, best first; only ``allowed`` ids
         when given (masked inside the scoring, so k of them come back when they match)."""
-        terms = [r for t in _tokens([query])[0] for r in self.resolve(t)]
+        asked = _tokens([query])[0]
+        asked = [t for t in asked if t not in QUESTION_WORDS] or asked  # a query of question words only: keep them
+        terms = [r for t in asked for r in self.resolve(t)]
         n_docs = int(self._model.scores["num_docs"])
         if not terms or n_docs == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)

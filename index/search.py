@@ -13,6 +13,7 @@ from ingest.types import Chunk
 
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60  # the constant from Cormack et al. (2009)
+UNIT_VOTE = True
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,11 @@ def search(
     k: int,
     mode: RetrievalMode = "hybrid",
     scope: Scope | None = None,
+    unit_vote: bool = UNIT_VOTE,
 ) -> list[Hit]:
-    """The top-k passages; with a ``scope``, only passages in it (``NothingInScope`` when it holds none)."""
+    """The top-k passages; with a ``scope``, only passages in it (``NothingInScope`` when it holds none). In hybrid
+    mode a third ranking joins the fusion: the pool's passages by their best answer unit's cosine (a passage whose
+    one line answers — "Recall = TP/(TP+FN)" among other metrics — is found by that line)."""
     allowed = snapshot.rows_in(scope) if scope and not scope.is_everything else None
     pool = max(k * 4, 20)
     if mode == "dense":
@@ -39,12 +43,12 @@ def search(
     elif mode == "bm25":
         ranked = [int(i) for i in snapshot.bm25.search(question, k, allowed)[1]]
     else:
-        ranked = reciprocal_rank_fusion(
-            [
-                _dense_ids(snapshot, query, pool, allowed),
-                [int(i) for i in snapshot.bm25.search(question, pool, allowed)[1]],
-            ]
-        )[:k]
+        dense = _dense_ids(snapshot, query, pool, allowed)
+        lexical = [int(i) for i in snapshot.bm25.search(question, pool, allowed)[1]]
+        rankings = [dense, lexical]
+        if unit_vote:
+            rankings.append(_by_best_unit(snapshot, query, reciprocal_rank_fusion(rankings)[:pool]))
+        ranked = reciprocal_rank_fusion(rankings)[:k]
     cosines = snapshot.index.vectors(ranked) @ query.astype(np.float32) if ranked else np.zeros(0)
     return [
         Hit(snapshot.chunks[i], float(s), rank, i) for rank, (i, s) in enumerate(zip(ranked, cosines, strict=True), 1)
@@ -58,6 +62,14 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[in
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores, key=lambda item: -scores[item])
+
+
+def _by_best_unit(snapshot: Snapshot, query: np.ndarray, pool: list[int]) -> list[int]:
+    best = []
+    for row in pool:
+        _, vectors = snapshot.units_of(row)
+        best.append(float((vectors @ query.astype(np.float32)).max()) if len(vectors) else -1.0)
+    return [pool[i] for i in np.argsort(-np.array(best), kind="stable")]
 
 
 def _dense_ids(snapshot: Snapshot, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[int]:

@@ -249,7 +249,7 @@ class Answerer:
         text, cited = draft.text, draft.cited
         if not draft.kept:  # the model failed, not the notes: quote the evidence instead of abstaining
             kind = "quote"
-            text, cited = quote_answer(evidence)
+            text, cited = quote_answer(evidence, draft.quote)
         links = NoteLinks.of(gathered.snapshot.manifest)
         citations = tuple(
             Citation(

@@ -145,11 +145,9 @@ def question_terms(question: str) -> set[str]:
     return bm25.terms(question) - _META_STEMS
 
 
-_META_STEMS = frozenset(
+_META_STEMS = bm25.QUESTION_WORDS | frozenset(
     bm25.terms(
-        "my note notes card cards flashcard flashcards deck blog post article page per according "
-        "what which who whom whose why how when where do does did doing is are was were be been can could "
-        "should would will shall may might must i me we you your it its from into onto about"
+        "note notes card cards flashcard flashcards deck blog post article page per according from into onto about"
     )
 )
 

@@ -20,6 +20,7 @@ from service.prompting import cited_numbers, is_refusal, strip_citations
 from service.reader import asks
 
 MAX_ANSWER_WORDS = 60
+STRUCTURE_UNITS = 2  # a list, formula or command asked for is looked for among this many best units
 INVENTED_NUMBER = "states a number no evidence gives"
 _NUMBER = re.compile(r"^\d[\d.,]*\d$")  # 2+ characters: single digits occur everywhere
 _NORM = re.compile(r"[^0-9a-z]+")
@@ -43,6 +44,7 @@ class Draft:
     kept: bool
     support: float
     problem: str | None = None  # why it was not kept
+    quote: int = 1  # the evidence number to quote instead (the structure the question asks for, when one is shown)
 
 
 def check_draft(question: str, reply: str, evidence: Sequence[Evidence]) -> Draft:
@@ -82,24 +84,24 @@ def check_draft(question: str, reply: str, evidence: Sequence[Evidence]) -> Draf
         return Draft(reply, tuple(cited), False, share, INVENTED_NUMBER)
     if share <= 0.5:
         return Draft(reply, tuple(cited), False, share, "most of it is not in the cited evidence")
-    if missing := _misses_structure(question, body, evidence[0]):
-        return Draft(reply, tuple(cited), False, share, missing)
+    if missing := _misses_structure(question, body, evidence):
+        return Draft(reply, tuple(cited), False, share, missing[0], missing[1])
     if len(body.split()) > MAX_ANSWER_WORDS or _unfinished(body):
         reply = f"{_limit_words(_finished_sentences(body))} [{', '.join(map(str, cited))}]"
     return Draft(reply, tuple(cited), True, share)
 
 
-def quote_answer(evidence: Sequence[Evidence]) -> tuple[str, tuple[int, ...]]:
+def quote_answer(evidence: Sequence[Evidence], n: int = 1) -> tuple[str, tuple[int, ...]]:
     """The fallback answer: the reader's best unit — a whole structure (a list with its lead-in, a command with
     the sentence that introduces it) — quoted, cut to the word limit (a list or code block by whole lines), never
     a lead-in alone (no unit is one)."""
-    unit = evidence[0].unit
+    unit = evidence[n - 1].unit
     if unit.kind in ("list", "code"):
         lines = [line.rstrip() for line in unit.text.split("\n") if line.strip() and not _FENCE.match(line)]
         text = _limit_lines(lines, MAX_ANSWER_WORDS - 1)
     else:
         text = _limit_words(" ".join(unit.text.split()), MAX_ANSWER_WORDS - 1)
-    return f"“{text}” [1]", (1,)
+    return f"“{text}” [{n}]", (n,)
 
 
 def _cites_missing_units(reply: str, n_units: int) -> bool:
@@ -108,24 +110,26 @@ def _cites_missing_units(reply: str, n_units: int) -> bool:
     return any(n_units < int(n) <= 99 for n in _SINGLE_CITE.findall(reply))
 
 
-def _misses_structure(question: str, body: str, best: Evidence) -> str | None:
-    """When the best unit is what the question asks for — a list for "what are the …", a formula for "how do I
-    compute …", a command for "how do I …" — a draft that leaves it out is not the answer (the quote is)."""
+def _misses_structure(question: str, body: str, evidence: Sequence[Evidence]) -> tuple[str, int] | None:
+    """When one of the two best units is what the question asks for — a list for "what are the …", a formula for
+    "how do I compute …", a command for "how do I …" — a draft that leaves it out is not the answer: that unit
+    (its number) is quoted instead."""
     asked = asks(question)
-    unit = best.unit
     said = _terms(body)
-    if asked["list"] and unit.kind == "list":
-        items = [_terms(_LIST_MARKER.sub("", line)) for line in unit.text.split("\n") if _LIST_MARKER.match(line)]
-        given = sum(1 for item in items if item and len(item & said) >= max(1, len(item) // 2))
-        if len(items) >= 2 and given < min(2, len(items)):
-            return "leaves out the list the notes give"
-    if asked["formula"] and unit.kind == "formula" and "=" in unit.text and not _gives_formula(body, unit.text):
-        return "leaves out the formula the notes give"
-    if asked["howto"] and unit.kind == "code":
-        code = [line.strip() for line in unit.text.split("\n") if line.strip() and not _FENCE.match(line)]
-        command = (_terms(code[-1]) if code else set()) - bm25.terms(question)  # the code itself, past the lead-in
-        if command and not command & said:
-            return "leaves out the command the notes give"
+    for e in evidence[:STRUCTURE_UNITS]:
+        unit = e.unit
+        if asked["list"] and unit.kind == "list":
+            items = [_terms(_LIST_MARKER.sub("", line)) for line in unit.text.split("\n") if _LIST_MARKER.match(line)]
+            given = sum(1 for item in items if item and len(item & said) >= max(1, len(item) // 2))
+            if len(items) >= 2 and given < min(2, len(items)):
+                return "leaves out the list the notes give", e.n
+            return None
+        if asked["formula"] and unit.kind == "formula" and "=" in unit.text:
+            return None if _gives_formula(body, unit.text) else ("leaves out the formula the notes give", e.n)
+        if asked["howto"] and unit.kind == "code":
+            code = [line.strip() for line in unit.text.split("\n") if line.strip() and not _FENCE.match(line)]
+            command = (_terms(code[-1]) if code else set()) - bm25.terms(question)  # the code itself, past the lead-in
+            return ("leaves out the command the notes give", e.n) if command and not command & said else None
     return None
 
 

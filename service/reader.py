@@ -50,12 +50,14 @@ _ASK_PATTERNS = {
     ),
 }
 _DIGIT = re.compile(r"\d")
+_MARKUP = re.compile(r"[*_`#>|]|^\s*([-+•]|\d{1,2}[.)])\s", re.MULTILINE)
+OPENING_WORDS = 8  # a unit that opens with the question's subject ("RLHF is …", "Recall = …") states it
 # A unit suits what the question asks for: a command → code, a list → a list, ...
 _SUITS = {"howto": ("code",), "list": ("list", "table_row"), "formula": ("formula",), "definition": ("definition",)}
 
 FEATURES = (
     "cosine", "cosine_gap", "passage_cosine", "passage_rank", "overlap", "idf_overlap", "idf_overlap_gap",
-    "text_overlap", "context_overlap", "novelty", "lead", "position", "log_chars", "has_number",
+    "text_overlap", "context_overlap", "opens_with_subject", "novelty", "lead", "position", "log_chars", "has_number",
     *(f"kind_{k}" for k in UNIT_KINDS), "suits", "number_asked_and_given",
 )  # fmt: skip
 # (What the question asks for is not a feature by itself: it is the same for every unit of a question, so it cannot
@@ -84,6 +86,7 @@ def features(question: str, found: Candidates, lexicon: Bm25Index) -> np.ndarray
         idf_overlap = sum(weight[t] for t in shared) / total
         suits = any(kinds.get(a) and unit.kind in k for a, k in _SUITS.items())
         given = bool(_DIGIT.search(unit.text))
+        opening = bm25.terms(" ".join(_MARKUP.sub(" ", unit.text).split()[:OPENING_WORDS]))
         rows.append(
             [
                 float(cos),
@@ -95,6 +98,7 @@ def features(question: str, found: Candidates, lexicon: Bm25Index) -> np.ndarray
                 0.0,
                 len(asked & text_terms) / len(asked) if asked else 0.0,
                 len(asked & context_terms) / len(asked) if asked else 0.0,
+                len(asked & opening) / len(asked) if asked else 0.0,
                 len(text_terms - asked) / len(text_terms) if text_terms else 0.0,
                 float(unit.lead),
                 1.0 / (1 + unit.position),

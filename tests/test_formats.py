@@ -96,7 +96,11 @@ def test_chunks_headings_metadata_and_locators(vault: tuple[Path, IndexStore, Ha
     assert [c.heading.rsplit(" › ", 1)[-1] for c in pdf] == ["Page 1", "Page 2"]
     assert "20 tokens per parameter" in pdf[1].text
     html = by_file["export/page.html"]
-    assert html.heading.startswith("Interview prep › Metrics") and "Recall is TP/(TP+FN)" in html.text and "Copyright" not in html.text
+    assert (
+        html.heading.startswith("Interview prep › Metrics")
+        and "Recall is TP/(TP+FN)" in html.text
+        and "Copyright" not in html.text
+    )
     for c in chunks:  # every passage is exactly its lines of the (cleaned or extracted) source
         lines = source_lines(root, c.file)
         assert c.text.strip() == "\n".join(lines[c.start_line - 1 : c.end_line]).strip(), c.id

@@ -61,6 +61,13 @@ def test_drafts_that_give_the_structure_are_kept() -> None:
                        ev(("mango → [0, 0, 1, 0, 0]", "prose"))).kept  # fmt: skip
 
 
+def test_the_structure_asked_for_is_quoted_when_it_is_the_second_unit() -> None:
+    evidence = ev(("Metrics like precision are used when a disease is rare.", "prose"), FORMULA)
+    draft = check_draft("What is the formula for recall?", "Recall is used when positives are rare [1].", evidence)
+    assert not draft.kept and draft.quote == 2 and "formula" in (draft.problem or "")
+    assert quote_answer(evidence, draft.quote) == (f"“{FORMULA[0]}” [2]", (2,))
+
+
 def test_the_quote_is_the_whole_structure_by_lines_within_the_word_limit() -> None:
     text, cited = quote_answer(ev(LIST))
     assert cited == (1,) and text == f"“{LIST[0]}” [1]"
