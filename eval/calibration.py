@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from eval.questions import Question
 from eval.reader_cv import examples
-from service import reader
-from service.answerability import FEATURES, train
+from service.pipeline import reader
+from service.pipeline.answerability import FEATURES, train
 
 BASE_INPUTS = ("dense_top", "unit_top", "coverage", "unknown_terms")  # the inputs before the reader
 
@@ -51,7 +51,7 @@ def cross_validated(records: Sequence[dict[str, Any]], inputs: Sequence[str], se
 
 
 def cmd_calibrate(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
-    from service.components import build_answerer, build_store
+    from service.backends.components import build_answerer, build_store
 
     name = args.questions.name
     fitted_reader: reader.ReaderModel | None = None
@@ -80,7 +80,7 @@ def cmd_calibrate(settings: Any, args: argparse.Namespace, questions: list[Quest
         print(f"answerability over {', '.join(chosen)}: 5-fold CV x10 accuracy {cv['accuracy']:.3f}, false abstain "
               f"{cv['false_abstain']:.3f}, NoAns {cv['noans']:.3f}")  # fmt: skip
     inputs = max(scored)[2]  # the better cross-validated accuracy (a tie: the fewer inputs)
-    model = train(rows, labels, trained_on=name, inputs=inputs)
+    model = train(rows, labels, trained_on=name, inputs=inputs, top_k=args.top_k or settings.top_k)
     right = sum(model.answers(r) == y for r, y in zip(rows, labels, strict=True))
     print(f"trained on {len(rows)} questions ({sum(labels)} answerable); agreement on them {right / len(rows):.3f}")
     for feature, coef in zip(model.features, model.coef, strict=True):

@@ -13,12 +13,13 @@ from eval.evidence_spans import EvidenceLocator
 from eval.questions import Question, load_questions
 from eval.report import write_report
 from eval.runner import Result, grade, read_results, run_questions, write_results
+from ingest.types import UsageError
 
 Register = Callable[[str, Callable[[Any, argparse.Namespace], int], str], argparse.ArgumentParser]
 DEFAULT_QUESTIONS = Path("eval/questions/dev.jsonl")
 
 
-class EvalUsageError(Exception):
+class EvalUsageError(UsageError):
     """Bad arguments or files for an eval command."""
 
 
@@ -87,7 +88,7 @@ def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
         return 0
     if args.rescore:
         return _rescore(args)
-    from service.components import build_answerer
+    from service.backends.components import build_answerer
 
     questions = _load(args.questions)
     label = args.label or (args.out.name if args.out else "run")

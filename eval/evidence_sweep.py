@@ -1,7 +1,7 @@
 """`notes-qa tune-evidence`: choose the evidence-scoring weights on a question file, without generating.
 
 For each answerable question the retrieved passages' stored answer units are scored once per signal
-(``service.evidence.candidates``, the very function the service uses); each weight combination then ranks them
+(``service.pipeline.evidence.candidates``, the very function the service uses); each weight combination then ranks them
 through ``Candidates.scores``, and a question counts as found when the best unit holds an accepted answer phrase
 (the eval's unit top-1)."""
 
@@ -14,7 +14,8 @@ from typing import Any
 
 from eval import metrics
 from eval.questions import Question
-from service.evidence import Candidates, Unit, Weights, candidates, choose
+from service.pipeline.evidence import Candidates, Unit, candidates, choose
+from service.pipeline.policy import Weights
 
 LEXICAL = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0)
 RANK_PRIOR = (0.0, 0.05, 0.1, 0.2)
@@ -73,7 +74,7 @@ def budget_rows(asked: list[Asked]) -> list[tuple[int, int, float, float]]:
 
 
 def cmd_tune_evidence(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
-    from service.components import build_answerer
+    from service.backends.components import build_answerer
 
     answerer = build_answerer(settings)
     answerer.retriever.warm_up()

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-limit", default="2000/minute", help="the server's NOTES_QA_RATE_LIMIT for this run")
     parser.add_argument("--log", type=Path, default=Path("eval-runs/mcp-load-server.log"))
     args = parser.parse_args(argv)
-    from service.settings import Settings
+    from service.backends.settings import Settings
 
     deadline_s = args.deadline or Settings().answer_timeout_s
     key = secrets.token_urlsafe(24)

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eval.metrics import accepted_phrases, answer_correct, first_relevant_rank
-from service.schemas import ScopeIn
+from service.pipeline.scoping import ScopeIn
 
 
 class Question(BaseModel):

@@ -1,7 +1,7 @@
 """`notes-qa reader-cv`: which unit picker wins, measured before any generation.
 
 For each answerable question, the retrieved passages' answer units are scored by: plain cosine, today's
-hand-weighted selection score (``service.evidence``), and learned readers (``service.reader``: logistic regression;
+hand-weighted selection score (``service.pipeline.evidence``), and learned readers (``service.pipeline.reader``: logistic regression;
 gradient boosting as a challenger). On the training file the learned ones are cross-validated (grouped by
 question, repeated); on other files a reader trained on the whole training file is applied as shipped. The figure is
 unit top-1 / top-3: the share of answerable questions whose best (best three) unit holds an accepted phrase, and
@@ -19,8 +19,9 @@ import numpy as np
 
 from eval import metrics
 from eval.questions import Question
-from service import reader
-from service.evidence import Candidates, Weights, candidates
+from service.pipeline import reader
+from service.pipeline.evidence import Candidates, candidates
+from service.pipeline.policy import Weights
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def fit_weights(train: Sequence[Example]) -> Callable[[Example], np.ndarray]:
 def cmd_reader_cv(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
     """With ``--cross-validate``: the pickers on a training file, learned ones cross-validated. Without: the
     pickers as shipped (``service/reader_default.json``, or the reader stored with the index) on any file."""
-    from service.components import build_answerer
+    from service.backends.components import build_answerer
 
     answerer = build_answerer(settings)
     answerer.retriever.warm_up()

@@ -12,8 +12,8 @@ from tqdm import tqdm
 from eval import metrics
 from eval.evidence_spans import EvidenceLocator
 from eval.questions import Question
-from service.answering import Answer, Answerer
-from service.evidence import Evidence
+from service.pipeline.answering import Answer, Answerer
+from service.pipeline.evidence import Evidence
 
 
 @dataclass

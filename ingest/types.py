@@ -128,5 +128,10 @@ class FileRecord:
     scraped: bool = False  # a page scrape (kept last among near-copies): remembered so an unchanged file is not re-read
 
 
+class UsageError(Exception):
+    """A mistake the user can fix (a bad argument, a missing file); the command line prints it as one ``error:``
+    line and exits with status 2. Every stage's own usage errors derive from it."""
+
+
 class ModelUnavailable(RuntimeError):
     """A model could not be found or loaded (message says which and how to install it)."""

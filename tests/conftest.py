@@ -75,7 +75,7 @@ def page(browser: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Real-model tests (marked slow): the bundled notes, a private index, the repo's model cache."""
-    from service.settings import Settings
+    from service.backends.settings import Settings
 
     # The converted generator is cached in the repo's git-ignored data dir; the index is private to this run.
     return Settings(
@@ -89,7 +89,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def answerer(settings: Any) -> Any:
     """The real embedder and generator over the bundled notes, warmed up once per test session."""
     from index.build import run_ingest
-    from service.components import build_answerer, build_embedder, build_store, ingest_config
+    from service.backends.components import build_answerer, build_embedder, build_store, ingest_config
 
     embedder = build_embedder(settings)
     run_ingest(settings.notes_dir, build_store(settings), embedder, ingest_config(settings))

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from service.answerability import FEATURES, AnswerabilityModel
-from service.generator import Prompt
+from service.pipeline.answerability import FEATURES, AnswerabilityModel
+from service.pipeline.generation import Prompt
 
 
 class HashEmbedder:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 
-from service.answering import Answerer
-from service.components import build_store
-from service.mcp_stdio import serve_stdio
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.mcp_stdio import serve_stdio
+from service.backends.components import build_store
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 
 REPLY = "Recall is TP/(TP+FN) [1]."

@@ -9,9 +9,9 @@ import pytest
 
 from index.search import Hit
 from ingest.types import Chunk
-from service.answerability import FEATURES, AnswerabilityModel, default_model, features, train
-from service.evidence import Evidence, Unit
-from service.grounding import MAX_ANSWER_WORDS, check_draft, quote_answer
+from service.pipeline.answerability import FEATURES, AnswerabilityModel, default_model, features, train
+from service.pipeline.evidence import Evidence, Unit
+from service.pipeline.grounding import MAX_ANSWER_WORDS, check_draft, quote_answer
 
 
 def evidence_of(*texts: str) -> list[Evidence]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.answerability import FEATURES
-from service.answering import Answer, Answerer, EvidenceFound, Token
-from service.prompting import NO_ANSWER, build_prompt, cited_numbers, is_refusal
-from service.retriever import Retriever
+from service.pipeline.answerability import FEATURES
+from service.pipeline.answering import Answer, Answerer, EvidenceFound, Token
+from service.pipeline.prompting import NO_ANSWER, build_prompt, cited_numbers, is_refusal
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, NEVER_ANSWER, ScriptedGenerator
 
 

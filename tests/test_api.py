@@ -5,10 +5,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
 
 
@@ -125,7 +125,7 @@ def test_a_process_started_before_the_first_ingest_becomes_ready_by_itself(tmp_p
     from index.store import IndexStore
     from tests.fakes import HashEmbedder
 
-    monkeypatch.setattr("service.readiness.RETRY_S", 0.0)
+    monkeypatch.setattr("service.api.readiness.RETRY_S", 0.0)
     store, embedder = IndexStore(tmp_path / "index"), HashEmbedder()
     qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, ALWAYS_ANSWER)
     with TestClient(base_url="http://localhost", app=create_app(Settings(data_dir=tmp_path), answerer=qa)) as c:

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from service.cli import _parser
-from service.settings import Settings
+from service.api.cli import _parser
+from service.backends.settings import Settings
 from tests.conftest import REPO
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

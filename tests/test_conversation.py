@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.conversation import Turn, contextualize, rewrite, subject_of
+from service.pipeline.conversation import Turn, contextualize, rewrite, subject_of
 
 
 @pytest.mark.parametrize(

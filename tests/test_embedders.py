@@ -16,9 +16,9 @@ from index.manifest import IndexMismatch
 from index.store import IndexStore
 from ingest.embedder import SentenceTransformerEmbedder
 from ingest.types import ModelUnavailable
-from service.components import build_embedder
-from service.retriever import Retriever
-from service.settings import Settings
+from service.backends.components import build_embedder
+from service.backends.settings import Settings
+from service.pipeline.retriever import Retriever
 from tests.conftest import NOTES, REPO
 from tests.fake_openai import Script, fake_openai_app
 from tests.fakes import HashEmbedder

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering import Answerer
-from service.app import create_app
-from service.components import build_embedder
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.components import build_embedder
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def test_http_ask_mrkl_cites_the_flashcards(answerer: Answerer, settings: Settin
 
 def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "ingest", str(tmp_path / "missing")],
+        [sys.executable, "-m", "service.api.cli", "ingest", str(tmp_path / "missing")],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -69,7 +69,7 @@ def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: notes folder not found: {tmp_path / 'missing'}"]
     bad = subprocess.run(
-        [sys.executable, "-m", "service.cli", "ask", "   "], capture_output=True, text=True, cwd=REPO, timeout=120
+        [sys.executable, "-m", "service.api.cli", "ask", "   "], capture_output=True, text=True, cwd=REPO, timeout=120
     )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: the question is empty"
 

@@ -7,8 +7,8 @@ from eval.compare import compare_runs
 from eval.questions import load_questions
 from eval.report import write_report
 from eval.runner import run_questions, write_results
-from service.answering import Answerer
-from service.retriever import Retriever
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ScriptedGenerator, fixed_answerability
 
 
@@ -75,7 +75,7 @@ def test_retrieval_metrics_read_the_deeper_ranking_not_only_the_passages_handed_
     from eval.runner import score
     from index.search import Hit
     from ingest.types import Chunk
-    from service.answering import Answer
+    from service.pipeline.answering import Answer
 
     q = Question(id="x", question="Q?", answerable=True, reference_answer="e", must_contain_any=["e"], kind="factoid",
                  evidence="the evidence")  # fmt: skip

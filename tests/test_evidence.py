@@ -9,9 +9,9 @@ import numpy as np
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from service.answering import Answerer
-from service.evidence import question_terms
-from service.retriever import Retriever
+from service.pipeline.answering import Answerer
+from service.pipeline.evidence import candidates, choose, question_terms
+from service.pipeline.retriever import Retriever
 from tests.fakes import HashEmbedder, ScriptedGenerator, fixed_answerability
 
 NOTE = """# Metrics
@@ -80,13 +80,12 @@ def test_selection_prefers_the_unit_with_the_question_terms_and_keeps_whole_stru
 
 def test_the_character_budget_holds_after_the_first_unit(tmp_path: Path) -> None:
     qa, _, store = answerer(tmp_path)
-    from service.evidence import select_evidence
-
     snapshot = store.load()
-    hits = qa.search("recall precision accuracy", 4)
-    q = qa.retriever.embedder.embed(["recall precision accuracy"])[0]
-    chosen = select_evidence("recall precision accuracy", hits, snapshot, q, char_budget=30)
-    assert sum(len(e.unit.text) for e in chosen[1:]) <= 30
+    question = "recall precision accuracy"
+    hits = qa.search(question, 4)
+    found = candidates(question, hits, snapshot, qa.retriever.embedder.embed([question])[0])
+    chosen = choose(found, found.scores(), max_units=3, char_budget=30)
+    assert chosen and sum(len(e.unit.text) for e in chosen[1:]) <= 30
 
 
 def test_question_terms_leave_out_words_about_the_notes() -> None:

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from service.answering import Answer, Answerer
-from service.components import build_answerer
-from service.settings import Settings
+from service.backends.components import build_answerer
+from service.backends.settings import Settings
+from service.pipeline.answering import Answer, Answerer
 from tests.conftest import NOTES
 
 pytestmark = pytest.mark.slow
@@ -85,10 +85,10 @@ def test_onnx_prompt_text_is_the_transformers_chat_template(
     import onnxruntime_genai as og
     from transformers import AutoTokenizer
 
-    from service.onnx_generator import onnx_model_dir
-    from service.onnx_process import chat_text
-    from service.packaged_models import packaged_gguf
-    from service.prompting import build_prompt
+    from service.backends.onnx_generator import onnx_model_dir
+    from service.backends.onnx_process import chat_text
+    from service.backends.packaged_models import packaged_gguf
+    from service.pipeline.prompting import build_prompt
 
     model_dir = onnx_model_dir(packaged_gguf(settings.generator_model), settings.model_cache_dir)
     prompt = build_prompt(question, answerer.gather(question).evidence)

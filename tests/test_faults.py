@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 
 ASK = {"question": "What is the formula for recall?"}
@@ -28,7 +28,7 @@ def test_an_unreadable_index_at_start_is_a_clear_503_until_fixed(small_index, tm
     store, embedder = small_index
     real_load = IndexStore.load
     monkeypatch.setattr(IndexStore, "load", unreadable)
-    monkeypatch.setattr("service.readiness.RETRY_S", 0.0)
+    monkeypatch.setattr("service.api.readiness.RETRY_S", 0.0)
     qa = Answerer(Retriever(store, embedder), ScriptedGenerator("Recall is TP/(TP+FN) [1]."), 3, ALWAYS_ANSWER)
     with TestClient(create_app(Settings(data_dir=tmp_path), answerer=qa), base_url="http://localhost") as c:
         for r in (c.get("/ready"), c.post("/ask", json=ASK), c.post("/search", json=ASK)):

@@ -15,10 +15,10 @@ from index.store import IndexStore
 from ingest.cleaning import clean
 from ingest.pdf_notes import pdf_to_text
 from ingest.reading import read_note
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 from tests.test_cleaning import EXPORTED_PAGE
 

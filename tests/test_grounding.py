@@ -7,8 +7,8 @@ import pytest
 
 from index.search import Hit
 from ingest.types import Chunk, UnitKind
-from service.evidence import Evidence, Unit
-from service.grounding import MAX_ANSWER_WORDS, check_draft, quote_answer
+from service.pipeline.evidence import Evidence, Unit
+from service.pipeline.grounding import MAX_ANSWER_WORDS, check_draft, quote_answer
 
 
 def ev(*units: tuple[str, UnitKind]) -> list[Evidence]:

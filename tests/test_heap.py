@@ -15,7 +15,7 @@ def test_freed_blocks_go_back_to_the_system() -> None:
     # blocks with small live objects between them; the heap keeps those pages unless the thresholds are fixed.
     script = """
 import sys
-from service.heap import return_freed_memory_promptly
+from service.backends.heap import return_freed_memory_promptly
 def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096
 if sys.argv[1] == "fixed":
     assert return_freed_memory_promptly()

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
 from tests.servers import serve_app
 
@@ -202,7 +202,7 @@ def test_the_openai_client_key_works_on_v1(client) -> None:  # type: ignore[no-u
 
 
 def test_keys_from_a_file_of_hashes(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from service.security import hash_key
+    from service.api.security import hash_key
 
     keys = tmp_path / "keys"
     keys.write_text(f"# team keys\n{hash_key('alpha-key')}\nplain-beta-key\n")
@@ -234,7 +234,7 @@ def test_cors_wildcard_is_refused_with_keys() -> None:
 
 
 def test_serving_beyond_loopback_needs_keys() -> None:
-    from service.security import InsecureExposure, check_exposure
+    from service.api.security import InsecureExposure, check_exposure
 
     with pytest.raises(InsecureExposure, match="without API keys"):
         check_exposure(Settings(host="0.0.0.0"))

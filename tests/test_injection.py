@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from service.injection import addresses_assistant, fenced
-from service.prompting import build_prompt
+from service.pipeline.injection import addresses_assistant, fenced
+from service.pipeline.prompting import build_prompt
 from tests.conftest import NOTES
 
 PLANTED = {
@@ -27,8 +27,8 @@ INJECTED = ("PWNED", "HACKED-42", "OWNED-7")
 
 def test_planted_passages_never_reach_the_prompt(small_index: Any, tmp_path: Path) -> None:
     from index.build import IngestConfig, run_ingest
-    from service.answering import Answerer
-    from service.retriever import Retriever
+    from service.pipeline.answering import Answerer
+    from service.pipeline.retriever import Retriever
     from tests.fakes import ALWAYS_ANSWER, ScriptedGenerator
 
     store, embedder = small_index
@@ -63,8 +63,8 @@ def test_the_fence_cannot_be_closed_from_inside() -> None:
 @pytest.fixture(scope="module")
 def planted_answerer(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from index.build import run_ingest
-    from service.components import build_answerer, build_embedder, build_store, ingest_config
-    from service.settings import Settings
+    from service.backends.components import build_answerer, build_embedder, build_store, ingest_config
+    from service.backends.settings import Settings
     from tests.conftest import REPO
 
     notes = tmp_path_factory.mktemp("planted") / "notes"

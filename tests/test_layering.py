@@ -1,7 +1,8 @@
-"""The stages depend one way — ingest → index → service → eval — and only `service` imports FastAPI.
-
-Each check imports every module of a stage in a fresh interpreter and lists what got loaded, so an import hidden
-inside another module (or added later) is caught, not only the ones a grep would see."""
+"""The stages depend one way — ingest → index → service → eval — and inside service, pipeline → backends → api:
+a module imports only its own layer and the layers before it (``tests/import_graph.LAYERS``), read from every
+import statement of every module, at any depth. Only ``service.api`` speaks to the network (FastAPI, Starlette,
+MCP, uvicorn). A fresh interpreter also loads each lower stage whole and lists what came with it, so an import
+hidden behind another module is caught too. The README's picture is this graph."""
 
 from __future__ import annotations
 
@@ -12,30 +13,61 @@ import sys
 import pytest
 
 from tests.conftest import REPO
+from tests.import_graph import LAYERS, WEB, imports, layer_of, mermaid, modules
 
 LOADED = """
 import importlib, json, pkgutil, sys
-stage = sys.argv[1]
-package = importlib.import_module(stage)
-for info in pkgutil.walk_packages(package.__path__, stage + "."):
+package = importlib.import_module(sys.argv[1])
+for info in pkgutil.walk_packages(package.__path__, sys.argv[1] + "."):
     importlib.import_module(info.name)
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
-def loaded_by(stage: str) -> set[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", LOADED, stage], cwd=REPO, capture_output=True, text=True, check=True, timeout=300
-    )
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+def test_no_module_imports_a_later_layer() -> None:
+    upward = []
+    for module, path in modules():
+        source = layer_of(module)
+        for name in imports(path, module):
+            target = layer_of(name)
+            if source and target and LAYERS.index(target) > LAYERS.index(source):
+                upward.append(f"{module} imports {name}")
+    assert upward == []
+
+
+def test_only_the_api_room_imports_web_frameworks() -> None:
+    outside = [
+        f"{module} imports {name}"
+        for module, path in modules()
+        if layer_of(module) != "service.api"
+        for name in imports(path, module)
+        if name.startswith(WEB) and (name in WEB or name.startswith(tuple(w + "." for w in WEB)))
+    ]
+    assert outside == []
+
+
+def test_the_layering_rules_see_every_module() -> None:
+    names = [module for module, _ in modules()]
+    assert [n for n in names if layer_of(n) is None] == ["service"]  # the package root only
+    assert {layer_of(n) for n in names if n != "service"} == set(LAYERS)
 
 
 @pytest.mark.parametrize(
-    ("stage", "forbidden"),
+    ("package", "forbidden"),
     [
-        ("ingest", {"index", "service", "eval", "fastapi", "starlette"}),
-        ("index", {"service", "eval", "fastapi", "starlette"}),
+        ("ingest", ("index", "service", "eval", "mcp", *WEB)),
+        ("index", ("service", "eval", "mcp", *WEB)),
+        ("service.pipeline", ("service.backends", "service.api", "eval", "mcp", *WEB)),
+        ("service.backends", ("service.api", "eval", "mcp", *WEB)),
     ],
 )
-def test_a_stage_never_imports_a_later_one(stage: str, forbidden: set[str]) -> None:
-    assert not loaded_by(stage) & forbidden
+def test_loading_a_layer_whole_brings_nothing_from_later_ones(package: str, forbidden: tuple[str, ...]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, package], cwd=REPO, capture_output=True, text=True, check=True, timeout=300
+    )
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [m for m in loaded if m in forbidden or m.startswith(tuple(f + "." for f in forbidden))] == []
+
+
+def test_the_readme_shows_the_import_graph_as_it_is() -> None:
+    assert mermaid() in (REPO / "README.md").read_text(encoding="utf-8")

@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from service.answering import Answerer
-from service.app import create_app
-from service.links import NoteLinks
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.links import NoteLinks
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 
 

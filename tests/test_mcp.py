@@ -24,10 +24,10 @@ from mcp.shared.exceptions import MCPError
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.conftest import NOTES, REPO
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 from tests.servers import serve_app
@@ -346,7 +346,7 @@ def test_work_before_the_protocol_writes_nothing_on_stdout() -> None:
     writes and child processes alike; stdout is the protocol's again afterwards."""
     script = (
         "import os, subprocess, sys\n"
-        "from service.mcp_stdio import stdout_to_stderr\n"
+        "from service.api.mcp_stdio import stdout_to_stderr\n"
         "with stdout_to_stderr():\n"
         "    print('a report line')\n"
         "    os.write(1, b'a C library line\\n')\n"
@@ -373,7 +373,7 @@ def test_notes_qa_mcp_on_a_fresh_index_with_the_real_models(tmp_path: Path) -> N
 
     log = tmp_path / "mcp.log"
     env = {"NOTES_QA_MODEL_CACHE_PATH": str(REPO / ".notes-qa" / "models")}
-    over_stdio(notes, ask_two, log, ["-m", "service.cli", "mcp"], env, timeout=900)
+    over_stdio(notes, ask_two, log, ["-m", "service.api.cli", "mcp"], env, timeout=900)
     recall = answers["What is the formula for recall?"]
     assert not recall["abstained"] and "TP/(TP+FN)" in recall["answer"].replace(" ", "")
     assert any(e["cited"] and "Recall = TP/(TP+FN)" in e["quote"] for e in recall["evidence"])
@@ -392,7 +392,7 @@ def test_search_and_ask_build_the_index_on_first_use(tmp_path: Path) -> None:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "NOTES_QA_NOTES_DIR": str(notes),
                "NOTES_QA_DATA_DIR": str(tmp_path / command[0]),
                "NOTES_QA_MODEL_CACHE_PATH": str(REPO / ".notes-qa" / "models")}  # fmt: skip
-        done = subprocess.run([sys.executable, "-m", "service.cli", *command], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "service.api.cli", *command], capture_output=True, text=True,
                               cwd=REPO, env=env, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "no index yet: ingesting" in done.stderr and "indexed  metrics.md" in done.stderr

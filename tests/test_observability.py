@@ -9,11 +9,11 @@ import logging
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.answering import Answerer
-from service.app import create_app
-from service.observability import JsonFormatter, configure_logging
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.api.observability import JsonFormatter, configure_logging
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ScriptedGenerator, fixed_answerability
 
 

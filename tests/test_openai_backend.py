@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.components import build_answerer
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.components import build_answerer
+from service.backends.settings import Settings
 from tests.fake_openai import Script, fake_openai_app
 from tests.fakes import ALWAYS_ANSWER
 from tests.servers import free_port, serve_app

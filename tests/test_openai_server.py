@@ -11,10 +11,10 @@ from typing import Any
 import openai
 import pytest
 
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ScriptedGenerator, fixed_answerability
 from tests.servers import serve_app
 

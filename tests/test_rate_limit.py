@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.rate_limit import RateLimiter
+from service.api.rate_limit import RateLimiter
 
 
 class Clock:

@@ -33,7 +33,7 @@ def env_for(tmp_path: Path) -> dict[str, str]:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "service.cli", *args]
+    return [sys.executable, "-m", "service.api.cli", *args]
 
 
 @contextmanager

@@ -16,10 +16,10 @@ from index.build import IngestConfig, run_ingest
 from index.scope import NothingInScope, Scope
 from index.store import IndexStore
 from ingest.types import Chunk, Location
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.conftest import REPO
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator
 
@@ -188,7 +188,7 @@ def test_cli_scope_with_the_real_models(tmp_path: Path) -> None:
            "NOTES_QA_MODEL_CACHE_PATH": str(REPO / ".notes-qa" / "models")}  # fmt: skip
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "service.cli", *args]
+        command = [sys.executable, "-m", "service.api.cli", *args]
         return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
 
     assert cli("ingest", "--quiet").returncode == 0

@@ -6,8 +6,8 @@ import pytest
 
 from index.search import Hit
 from ingest.types import Chunk
-from service.evidence import Unit
-from service.selector import select, selector_prompt
+from service.pipeline.evidence import Unit
+from service.pipeline.selector import select, selector_prompt
 from tests.fakes import ScriptedGenerator
 
 

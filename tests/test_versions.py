@@ -9,7 +9,7 @@ import pytest
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexBusy, IndexStore
-from service.retriever import Retriever
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER
 
 

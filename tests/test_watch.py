@@ -13,8 +13,8 @@ import pytest
 
 from eval.load import running_server, wait_ready
 from index.store import IndexStore
-from service.settings import Settings
-from service.watching import note_filter, watch_notes
+from service.backends.settings import Settings
+from service.backends.watching import note_filter, watch_notes
 from tests.conftest import REPO
 
 SECRET = "The staging passphrase for the lab cluster is PLUM-7731."

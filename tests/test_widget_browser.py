@@ -15,10 +15,10 @@ from fastapi import FastAPI
 
 from index.build import IngestConfig, run_ingest
 from index.store import IndexStore
-from service.answering import Answerer
-from service.app import create_app
-from service.retriever import Retriever
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.settings import Settings
+from service.pipeline.answering import Answerer
+from service.pipeline.retriever import Retriever
 from tests.fakes import ALWAYS_ANSWER, HashEmbedder, ScriptedGenerator, fixed_answerability
 from tests.servers import ARTIFACTS, ask_widget, embed_page, new_page, serve_app, serve_folder
 
@@ -201,7 +201,7 @@ def test_embed_from_an_origin_not_allowed_is_refused(index: Any, page: Any, tmp_
 
 
 def test_generator_down_shows_the_reason_and_the_passages_found(index: Any, page: Any) -> None:
-    from service.components import build_answerer
+    from service.backends.components import build_answerer
     from tests.servers import free_port
 
     store, embedder = index

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from service.app import create_app
-from service.components import build_answerer, build_embedder, build_store, ingest_config
-from service.settings import Settings
+from service.api.app import create_app
+from service.backends.components import build_answerer, build_embedder, build_store, ingest_config
+from service.backends.settings import Settings
 from tests.conftest import NOTES, REPO
 from tests.servers import ARTIFACTS, ask_widget, embed_page, serve_app, serve_folder
 

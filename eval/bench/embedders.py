@@ -115,7 +115,7 @@ def _hit_at_5(embedder: Embedder, notes_dir: Path) -> dict[str, float]:
     from eval.questions import load_questions
     from index.build import IngestConfig, run_ingest
     from index.store import IndexStore
-    from service.retriever import Retriever
+    from service.pipeline.retriever import Retriever
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="notes-qa-bench-") as tmp:

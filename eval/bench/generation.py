@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ingest.reading import find_notes, read_note
-from service.generator import Generator, Prompt
+from service.pipeline.generation import Generator, Prompt
 
 
 def prompts(tokenizer: Any, notes_dir: Path, sizes: list[int]) -> dict[int, Prompt]:

@@ -14,7 +14,7 @@ from eval.bench.timing import time_each
 from eval.questions import load_questions
 from index.search import search
 from ingest.embedder import Embedder
-from service.retriever import Retriever
+from service.pipeline.retriever import Retriever
 
 QUESTION_FILES = ("eval/questions/dev.jsonl", "eval/questions/test.jsonl")
 

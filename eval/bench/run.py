@@ -29,9 +29,9 @@ def add_command(command: Any) -> None:
 def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
     from index.hnsw import HnswParams
     from ingest.embedder import Embedder, SentenceTransformerEmbedder
-    from service.components import build_embedder, build_generator, build_store, ingest_config
-    from service.ingesting import ingest_and_report
-    from service.retriever import Retriever
+    from service.backends.components import build_embedder, build_generator, build_store, ingest_config
+    from service.backends.ingesting import ingest_and_report
+    from service.pipeline.retriever import Retriever
 
     quick = args.quick
     started = time.perf_counter()
@@ -113,7 +113,7 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
 def _tokenizer(settings: Any) -> Any:
     from transformers import AutoTokenizer
 
-    from service.packaged_models import converted_model_dir, packaged_gguf
+    from service.backends.packaged_models import converted_model_dir, packaged_gguf
 
     return AutoTokenizer.from_pretrained(str(converted_model_dir(packaged_gguf(settings.generator_model),
                                                                  settings.model_cache_dir)))  # fmt: skip
