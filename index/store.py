@@ -38,6 +38,10 @@ class IndexNotFound(RuntimeError):
     """No index has been built yet in this directory."""
 
 
+class IndexUnreadable(RuntimeError):
+    """The served index version could not be read (permissions, a damaged file): the server's state, not a bug."""
+
+
 class IndexWriteFailed(RuntimeError):
     """A new version could not be written (disk full, permissions); the current version is unchanged."""
 

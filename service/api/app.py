@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.api.admission import Admission
+from service.api.errors import install_error_handlers
 from service.api.mcp_http import McpEndpoint
 from service.api.observability import Metrics, RequestContext
-from service.api.openai_compat import install_openai_errors
 from service.api.openai_compat import router as openai_router
 from service.api.ops_routes import router as ops_router
 from service.api.qa_routes import router as qa_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings, answerer: Answerer | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestContext, metrics=metrics)  # outermost: ids and timings cover everything
-    install_openai_errors(app)
+    install_error_handlers(app, metrics)
     app.include_router(ops_router)
     app.include_router(qa_router)
     app.include_router(openai_router)

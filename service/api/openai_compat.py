@@ -20,20 +20,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.scope import NothingInScope
-from service.api.admission import AnswerJob, Busy
+from service.api.admission import AnswerJob
 from service.api.deps import AdmissionDep, AnswererDep, MetricsDep, SettingsDep
-from service.api.qa_routes import CLIENT_CLOSED, unavailable_detail
-from service.api.readiness import UNAVAILABLE, public_reason
-from service.api.schemas import AskResponse, ScopeIn, validation_problems
+from service.api.errors import SERVED, OpenAIError, problem_of
+from service.api.schemas import AskResponse, ScopeIn
 from service.backends.settings import Settings
-from service.pipeline.answering import Answer, AnswerCancelled, AnswerTimeout, Token
+from service.pipeline.answering import Answer, AnswerCancelled, Token
 from service.pipeline.conversation import Turn
 from service.pipeline.deadline import Deadline
 from service.pipeline.prompting import NO_ANSWER
@@ -68,24 +64,6 @@ class ChatCompletionRequest(BaseModel):
     scope: ScopeIn | None = Field(None, description="notes-qa extra: answer only from these notes")
 
 
-class OpenAIError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type_: str,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.code, self.extra = status, message, type_, code, extra
-        self.headers = headers
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": None, "code": self.code, **self.extra}}
-
-
 @router.get("/models")
 def list_models(settings: SettingsDep) -> dict[str, Any]:
     """The one model notes-qa serves."""
@@ -112,27 +90,12 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
         )
     question, history = _conversation(body.messages, settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    try:
-        scope = body.scope.to_scope() if body.scope else None
-        job = AnswerJob.start(answerer, admission, Deadline(settings.answer_timeout_s), question, None, history,
-                              scope=scope)  # fmt: skip
-    except NothingInScope as exc:
-        raise OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope") from exc
-    except UNAVAILABLE as exc:
-        raise OpenAIError(503, public_reason(exc), "server_error", "unavailable") from exc
-    except Busy as exc:
-        raise OpenAIError(503, str(exc), "server_error", "busy", {"Retry-After": str(exc.retry_after)}) from exc
+    scope = body.scope.to_scope() if body.scope else None
+    job = AnswerJob.start(
+        answerer, admission, Deadline(settings.answer_timeout_s), question, None, history, scope=scope
+    )  # fmt: skip  (failures: service/api/errors.py, in OpenAI's shape under /v1)
     if not body.stream:
-        try:
-            answer = await job.result(request.is_disconnected)
-        except AnswerCancelled:
-            return Response(status_code=CLIENT_CLOSED)
-        except NothingInScope as exc:
-            raise OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope") from exc
-        except UNAVAILABLE as exc:  # AnswerTimeout included: 504
-            detail = unavailable_detail(exc, metrics)
-            status, code = (504, "timeout") if isinstance(exc, AnswerTimeout) else (503, "unavailable")
-            raise OpenAIError(status, detail["reason"], "server_error", code, sources=detail["sources"]) from exc
+        answer = await job.result(request.is_disconnected)
         metrics.observe_answer(answer)
         return {
             "id": completion_id,
@@ -166,13 +129,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, answer
                     yield chunk({"content": _correction("".join(draft), event)}, "stop", **_extras(event))
         except AnswerCancelled:
             return
-        except NothingInScope as exc:  # a new index version without the scope's notes swapped in meanwhile
-            error = OpenAIError(404, str(exc), "invalid_request_error", "nothing_in_scope")
-            yield f"data: {json.dumps(error.body(), ensure_ascii=False)}\n\n"
-        except UNAVAILABLE as exc:
-            detail = unavailable_detail(exc, metrics)
-            code = "timeout" if isinstance(exc, AnswerTimeout) else "unavailable"
-            error = OpenAIError(503, detail["reason"], "server_error", code, sources=detail["sources"])
+        except SERVED as exc:  # the stream has started: the problem is its last chunk
+            error = problem_of(exc, metrics).openai()
             yield f"data: {json.dumps(error.body(), ensure_ascii=False)}\n\n"
         finally:
             job.cancel()  # the client went away (the response is cancelled) or we are done: stop generating
@@ -239,29 +197,3 @@ def _correction(draft: str, answer: Answer) -> str:
 
 def _model_card(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": CREATED, "owned_by": "notes-qa"}
-
-
-def install_openai_errors(app: FastAPI) -> None:
-    """Errors under /v1 in OpenAI's shape; everywhere else FastAPI's usual `{"detail": ...}`."""
-    from fastapi.exception_handlers import http_exception_handler
-
-    @app.exception_handler(OpenAIError)
-    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        """What was wrong, never the input itself: a huge or non-finite value (1e309) is not echoed back."""
-        problems = validation_problems(exc.errors())
-        if not request.url.path.startswith("/v1/"):
-            return JSONResponse({"detail": problems}, status_code=422)
-        text = "; ".join(f"{'.'.join(map(str, p['loc'][1:])) or 'body'}: {p['msg']}" for p in problems)
-        return JSONResponse(OpenAIError(400, text, "invalid_request_error").body(), status_code=400)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        if not request.url.path.startswith("/v1/"):
-            return await http_exception_handler(request, exc)
-        type_ = "server_error" if exc.status_code >= 500 else "invalid_request_error"
-        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return JSONResponse(OpenAIError(exc.status_code, message, type_).body(), status_code=exc.status_code)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from index.scope import NothingInScope
-from service.api.admission import AnswerJob, Busy
+from service.api.admission import AnswerJob
 from service.api.deps import AdmissionDep, AnswererDep, MetricsDep, SettingsDep
-from service.api.observability import Metrics
-from service.api.readiness import UNAVAILABLE, public_reason
+from service.api.errors import SERVED, problem_of
 from service.api.schemas import (
     AskRequest,
     AskResponse,
@@ -25,45 +21,17 @@ from service.api.schemas import (
     SearchResponse,
 )
 from service.backends.settings import Settings
-from service.pipeline.answering import Answer, AnswerCancelled, AnswerTimeout, AnswerUnavailable, EvidenceFound, Token
+from service.pipeline.answering import Answer, AnswerCancelled, EvidenceFound, Token
 from service.pipeline.deadline import Deadline
 
 router = APIRouter(tags=["qa"])
-log = logging.getLogger("notes_qa")
-CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never read by anyone
-
-
-def unavailable_detail(exc: Exception, metrics: Metrics) -> dict[str, Any]:
-    """503/504 body: the reason (no server internals), and when retrieval worked, the passages it found."""
-    log.warning("answer unavailable: %s", exc)
-    if isinstance(exc, AnswerUnavailable):
-        if not isinstance(exc, AnswerTimeout):
-            metrics.generator_failures.inc()
-        return {"reason": public_reason(exc), "sources": [SearchHit.of(h).model_dump() for h in exc.hits]}
-    return {"reason": public_reason(exc), "sources": []}
-
-
-def out_of_scope(exc: NothingInScope) -> HTTPException:
-    """A scope that holds no notes: said as such (404), not as "no answer found"."""
-    return HTTPException(status_code=404, detail=str(exc))
 
 
 def start_job(answerer: AnswererDep, admission: AdmissionDep, settings: SettingsDep, body: AskRequest) -> AnswerJob:
-    """Admit the answer (503 + Retry-After at once when the queue is full) and start it under its deadline."""
+    """Admit the answer (``Busy`` at once when the queue is full) and start it under its deadline."""
     check_limits(body, settings)
-    deadline = Deadline(settings.answer_timeout_s)
-    try:
-        return AnswerJob.start(
-            answerer, admission, deadline, body.question, body.top_k, body.turns(), scope=body.scope_filter()
-        )
-    except NothingInScope as exc:
-        raise out_of_scope(exc) from exc
-    except UNAVAILABLE as exc:
-        raise HTTPException(status_code=503, detail={"reason": public_reason(exc), "sources": []}) from exc
-    except Busy as exc:
-        raise HTTPException(
-            status_code=503, detail={"reason": str(exc), "sources": []}, headers={"Retry-After": str(exc.retry_after)}
-        ) from exc
+    return AnswerJob.start(answerer, admission, Deadline(settings.answer_timeout_s), body.question, body.top_k,
+                           body.turns(), scope=body.scope_filter())  # fmt: skip
 
 
 @router.post(
@@ -79,16 +47,7 @@ async def ask(body: AskRequest, request: Request, answerer: AnswererDep, admissi
               settings: SettingsDep, metrics: MetricsDep) -> Response:  # fmt: skip
     """Answer from the notes, citing the passages used; or "no answer found"."""
     job = start_job(answerer, admission, settings, body)
-    try:
-        answer = await job.result(request.is_disconnected)
-    except AnswerCancelled:
-        return Response(status_code=CLIENT_CLOSED)
-    except NothingInScope as exc:  # a new index version without the scope's notes swapped in meanwhile
-        raise out_of_scope(exc) from exc
-    except AnswerTimeout as exc:
-        raise HTTPException(status_code=504, detail=unavailable_detail(exc, metrics)) from exc
-    except UNAVAILABLE as exc:
-        raise HTTPException(status_code=503, detail=unavailable_detail(exc, metrics)) from exc
+    answer = await job.result(request.is_disconnected)  # failures: service/api/errors.py
     metrics.observe_answer(answer)
     return Response(AskResponse.of(answer).model_dump_json(), media_type="application/json")
 
@@ -115,11 +74,9 @@ async def ask_stream(body: AskRequest, answerer: AnswererDep, admission: Admissi
                     yield ServerSentEvent(AskResponse.of(event).model_dump_json(), event="answer")
         except AnswerCancelled:
             return
-        except NothingInScope as exc:
-            yield ServerSentEvent(json.dumps({"detail": str(exc), "sources": []}), event="error")
-        except UNAVAILABLE as exc:  # AnswerTimeout included
-            detail = unavailable_detail(exc, metrics)
-            yield ServerSentEvent(json.dumps({"detail": detail["reason"], "sources": detail["sources"]}), event="error")
+        except SERVED as exc:  # the stream has started: the problem is its last event
+            problem = problem_of(exc, metrics)
+            yield ServerSentEvent(json.dumps({"detail": problem.reason, "sources": problem.sources}), event="error")
         finally:
             job.cancel()  # the client went away (the response is cancelled) or we are done: stop generating
 
@@ -127,15 +84,10 @@ async def ask_stream(body: AskRequest, answerer: AnswererDep, admission: Admissi
 
 
 @router.post("/search", response_model=SearchResponse, responses={404: {"description": "the scope holds no notes"}})
-def search(body: SearchRequest, answerer: AnswererDep, settings: SettingsDep, metrics: MetricsDep) -> SearchResponse:
+def search(body: SearchRequest, answerer: AnswererDep, settings: SettingsDep) -> SearchResponse:
     """Ranked passages with cosine scores; no generation."""
     check_limits(body, settings)
-    try:
-        hits = answerer.search(body.question, body.top_k, body.scope_filter())
-    except NothingInScope as exc:
-        raise out_of_scope(exc) from exc
-    except UNAVAILABLE as exc:
-        raise HTTPException(status_code=503, detail=unavailable_detail(exc, metrics)) from exc
+    hits = answerer.search(body.question, body.top_k, body.scope_filter())
     return SearchResponse(hits=[SearchHit.of(h) for h in hits])
 
 

@@ -12,15 +12,16 @@ import threading
 import time
 
 from index.manifest import IndexMismatch
-from index.store import IndexNotFound
+from index.store import IndexNotFound, IndexUnreadable
 from ingest.types import ModelUnavailable
 from service.api.observability import Metrics
 from service.pipeline.answering import Answerer, AnswerUnavailable
 
 log = logging.getLogger("notes_qa")
 RETRY_S = 5.0
-# Failures that are the server's state, not the user's input: reported as 503 with the reason.
-UNAVAILABLE = (IndexNotFound, IndexMismatch, ModelUnavailable, RuntimeError, OSError)
+# Failures that are the server's state, not the user's input: reported as 503 with the reason. Anything else is a
+# bug: a 500, logged with its traceback, never dressed up as "unavailable".
+UNAVAILABLE = (IndexNotFound, IndexMismatch, IndexUnreadable, ModelUnavailable, AnswerUnavailable)
 
 
 def public_reason(exc: BaseException) -> str:
@@ -33,7 +34,7 @@ def public_reason(exc: BaseException) -> str:
         return "the index does not match this server's models or settings: re-run `notes-qa ingest`"
     if isinstance(exc, ModelUnavailable):
         return "a model could not be loaded on the server (its log says why)"
-    if isinstance(exc, OSError):
+    if isinstance(exc, IndexUnreadable):
         return "the index could not be read on the server (its log says why)"
     return "the server could not answer (its log says why)"
 

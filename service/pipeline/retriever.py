@@ -8,10 +8,10 @@ import threading
 import numpy as np
 
 from index.hnsw import HnswParams
-from index.manifest import Manifest
+from index.manifest import IndexMismatch, Manifest
 from index.scope import Scope
 from index.search import Hit, RetrievalMode, search
-from index.store import IndexStore, Snapshot
+from index.store import IndexNotFound, IndexStore, IndexUnreadable, Snapshot
 from ingest.embedder import Embedder
 
 log = logging.getLogger("notes_qa.retriever")
@@ -50,9 +50,15 @@ class Retriever:
                     try:
                         self._snapshot = self._load()
                         self._unloadable = None
-                    except (OSError, ValueError, RuntimeError) as exc:
+                    except (IndexNotFound, IndexMismatch):
                         if self._snapshot is None:
                             raise
+                        self._unloadable = current
+                        log.error("index version %s not compatible; still serving %s", current,
+                                  self._snapshot.manifest.version)  # fmt: skip
+                    except (OSError, ValueError, RuntimeError) as exc:
+                        if self._snapshot is None:
+                            raise IndexUnreadable(f"index version {current} could not be read: {exc}") from exc
                         self._unloadable = current
                         log.error(
                             "index version %s not loaded (%s); still serving %s",
