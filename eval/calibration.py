@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from eval.questions import Question
 from eval.reader_cv import examples
+from service.backends.settings import Settings
 from service.pipeline import reader
 from service.pipeline.answerability import FEATURES, train
 
@@ -50,7 +51,7 @@ def cross_validated(records: Sequence[dict[str, Any]], inputs: Sequence[str], se
     return {"accuracy": float(np.mean(acc)), "false_abstain": float(np.mean(fa)), "noans": float(np.mean(na))}
 
 
-def cmd_calibrate(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
+def cmd_calibrate(settings: Settings, args: argparse.Namespace, questions: list[Question]) -> int:
     from service.backends.components import build_answerer, build_store
 
     name = args.questions.name

@@ -14,6 +14,7 @@ from eval.questions import Question, load_questions
 from eval.report import write_report
 from eval.runner import Result, grade, read_results, run_questions, write_results
 from ingest.types import UsageError
+from service.backends.settings import Settings
 
 Register = Callable[[str, Callable[[Any, argparse.Namespace], int], str], argparse.ArgumentParser]
 DEFAULT_QUESTIONS = Path("eval/questions/dev.jsonl")
@@ -79,7 +80,7 @@ def _load(path: Path | None) -> list[Question]:
     return questions
 
 
-def cmd_eval(settings: Any, args: argparse.Namespace) -> int:
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.compare:
         for d in args.compare:
             if not (d / "metrics.json").exists() or not (d / "results.jsonl").exists():
@@ -138,19 +139,19 @@ def _rescore(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tune_evidence(settings: Any, args: argparse.Namespace) -> int:
+def cmd_tune_evidence(settings: Settings, args: argparse.Namespace) -> int:
     from eval.evidence_sweep import cmd_tune_evidence as run
 
     return run(settings, args, _load(args.questions))
 
 
-def cmd_reader_cv(settings: Any, args: argparse.Namespace) -> int:
+def cmd_reader_cv(settings: Settings, args: argparse.Namespace) -> int:
     from eval.reader_cv import cmd_reader_cv as run
 
     return run(settings, args, _load(args.questions))
 
 
-def cmd_calibrate(settings: Any, args: argparse.Namespace) -> int:
+def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     from eval.calibration import cmd_calibrate as run
 
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from eval import metrics
 from eval.questions import Question
+from service.backends.settings import Settings
 from service.pipeline.evidence import Candidates, Unit, candidates, choose
 from service.pipeline.policy import Weights
 
@@ -73,7 +74,7 @@ def budget_rows(asked: list[Asked]) -> list[tuple[int, int, float, float]]:
     return rows
 
 
-def cmd_tune_evidence(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
+def cmd_tune_evidence(settings: Settings, args: argparse.Namespace, questions: list[Question]) -> int:
     from service.backends.components import build_answerer
 
     answerer = build_answerer(settings)

@@ -19,6 +19,7 @@ import numpy as np
 
 from eval import metrics
 from eval.questions import Question
+from service.backends.settings import Settings
 from service.pipeline import reader
 from service.pipeline.evidence import Candidates, candidates
 from service.pipeline.policy import Weights
@@ -104,7 +105,7 @@ def fit_weights(train: Sequence[Example]) -> Callable[[Example], np.ndarray]:
     return lambda e: e.found.scores(best)
 
 
-def cmd_reader_cv(settings: Any, args: argparse.Namespace, questions: list[Question]) -> int:
+def cmd_reader_cv(settings: Settings, args: argparse.Namespace, questions: list[Question]) -> int:
     """With ``--cross-validate``: the pickers on a training file, learned ones cross-validated. Without: the
     pickers as shipped (``service/reader_default.json``, or the reader stored with the index) on any file."""
     from service.backends.components import build_answerer

@@ -1,4 +1,5 @@
-"""Turn a raw note into a clean ``Document``: front matter, web-page chrome and export trailers removed.
+"""Turn a raw note into a clean ``Document``: front matter removed, and what an export adds around a note
+(``ingest.exports``: a web page's chrome, a flashcard site's banner and trailer).
 
 Removed lines are blanked rather than deleted so that every chunk's line span points into the original file.
 """
@@ -11,27 +12,13 @@ from typing import Any
 
 import yaml
 
+from ingest.exports import FLASHCARD_DECK, GITHUB_FILE_PAGE
 from ingest.html_notes import HTML_SUFFIXES, html_to_text
 from ingest.note_metadata import front_matter_tags, inline_tags, iso_date, unique
 from ingest.org import org_to_markdown
 from ingest.types import DocFormat, Document
 from ingest.vault_syntax import rewrite_vault_syntax
 
-# Lines a GitHub "view file" page scrape carries around the content.
-_CHROME_LINE = re.compile(
-    r"^(skip to content|latest commit|history|file metadata and controls|raw|blame|preview|code"
-    r"|copy raw file|download raw file|edit this file|\d+ lines \(\d+ loc\) · [\d.]+ (bytes|kb|mb)"
-    r"|[\w.\- ]+\.(md|markdown|txt))$",
-    re.IGNORECASE,
-)
-# Lines a flashcard site puts above the cards (promo banners).
-_FLASHCARD_BANNER = re.compile(r"(quizwiz|quizlet|réussis tes devoirs|ace your homework)", re.IGNORECASE)
-# Headings that open the "related study sets" trailer of a flashcard export.
-_TRAILER_HEADING = re.compile(
-    r"^(ensembles d'études connexes|related study sets|other study sets|study sets|sets found in the same folder)$",
-    re.IGNORECASE,
-)
-_VIEW_SET = re.compile(r"^view set$", re.IGNORECASE)
 # Headings, bold pseudo-headings and code fences mark a note as markdown (lists and tables alone do not).
 _MD_STRUCTURE = re.compile(r"^(#{1,6} \S|\*\*[^*].*\*\*[\s:]*$|```)")
 
@@ -52,8 +39,8 @@ def clean(path: str, text: str, modified: str = "") -> Document:
     metadata = _metadata(front)
     if page_title:
         metadata.setdefault("title", page_title)
-    scraped = _strip_page_chrome(lines)
-    flashcards = _strip_flashcard_export(lines, metadata)
+    scraped = GITHUB_FILE_PAGE.strip(lines, metadata)
+    flashcards = FLASHCARD_DECK.strip(lines, metadata)
     fmt: DocFormat = "flashcards" if flashcards else _detect_format(path, lines)
     tags = unique([*note_tags, *inline_tags(lines)])
     date = iso_date(front.get("date")) or modified
@@ -98,50 +85,6 @@ def _metadata(raw: dict[str, Any]) -> dict[str, str]:
             continue
         meta[key] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     return meta
-
-
-def _strip_page_chrome(lines: list[str]) -> bool:
-    """Blank the leading run of web-page chrome lines. Returns True when the note is a page scrape."""
-    hits = 0
-    end = 0
-    for i, line in enumerate(lines[:40]):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if _CHROME_LINE.match(stripped):
-            hits += 1
-            end = i + 1
-        else:
-            break
-    # One stray line that looks like a filename is not a scrape; the header of a page has several.
-    if hits < 3:
-        return False
-    _blank(lines, 0, end)
-    return True
-
-
-def _strip_flashcard_export(lines: list[str], metadata: dict[str, str]) -> bool:
-    """Blank the banner and the "related study sets" trailer of a flashcard export. True if it is one."""
-    banner = next((i for i, line in enumerate(lines[:15]) if _FLASHCARD_BANNER.search(line) and len(line) < 120), None)
-    trailer = next(
-        (
-            i
-            for i, line in enumerate(lines)
-            if _TRAILER_HEADING.match(line.strip()) and any(_VIEW_SET.match(x.strip()) for x in lines[i:])
-        ),
-        None,
-    )
-    if banner is None and trailer is None:
-        return False
-    if trailer is not None:
-        _blank(lines, trailer, len(lines))
-    if banner is not None:
-        # Everything above the banner is the deck's title.
-        title = " ".join(line.strip() for line in lines[:banner] if line.strip())
-        if title:
-            metadata.setdefault("title", title)
-        _blank(lines, 0, banner + 1)
-    return True
 
 
 def _detect_format(path: str, lines: list[str]) -> DocFormat:

@@ -51,3 +51,19 @@ def test_a_new_version_that_cannot_be_read_leaves_the_old_one_served(small_notes
         assert c.post("/ask", json=ASK).status_code == 200
         monkeypatch.undo()
         assert second != first
+
+
+class BuggyGenerator(ScriptedGenerator):
+    def generate(self, prompt):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug, not the server's state")
+        yield ""
+
+
+def test_a_bug_is_a_500_not_a_503_that_blames_the_server_state(small_index, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, embedder = small_index
+    qa = Answerer(Retriever(store, embedder), BuggyGenerator(""), 3, ALWAYS_ANSWER)
+    app = create_app(Settings(data_dir=tmp_path), answerer=qa)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as c:
+        r = c.post("/ask", json=ASK)
+        assert r.status_code == 500 and "a bug" not in r.text
+        assert c.post("/search", json=ASK).status_code == 200  # and the server keeps serving

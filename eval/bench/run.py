@@ -14,6 +14,7 @@ from typing import Any
 from eval.bench import embedders, generation, index_scaling, ingest_scaling, retrieval, serving
 from eval.bench.report import write
 from eval.bench.timing import machine
+from service.backends.settings import Settings
 
 RESULTS_DIR = Path("eval/bench/results")
 
@@ -26,7 +27,7 @@ def add_command(command: Any) -> None:
     p.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
 
 
-def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from index.hnsw import HnswParams
     from ingest.embedder import Embedder, SentenceTransformerEmbedder
     from service.backends.components import build_embedder, build_generator, build_store, ingest_config
@@ -110,7 +111,7 @@ def cmd_bench(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokenizer(settings: Any) -> Any:
+def _tokenizer(settings: Settings) -> Any:
     from transformers import AutoTokenizer
 
     from service.backends.packaged_models import converted_model_dir, packaged_gguf

@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.types import UsageError
+
+if TYPE_CHECKING:  # imported where used: `notes-qa --help` stays fast
+    from service.backends.settings import Settings
 
 EXIT_USER_ERROR = 2
 COMMANDS = "notes_qa.commands"  # entry-point group: callables that add subcommands (eval, calibrate, bench, …)
@@ -165,7 +168,7 @@ def _day(value: str) -> Any:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _question(text: str, settings: Any) -> str:
+def _question(text: str, settings: Settings) -> str:
     text = text.strip()
     if not text:
         raise UserError("the question is empty")
@@ -174,13 +177,13 @@ def _question(text: str, settings: Any) -> str:
     return text
 
 
-def _top_k(value: int | None, settings: Any) -> int | None:
+def _top_k(value: int | None, settings: Settings) -> int | None:
     if value is not None and value > settings.max_top_k:
         raise UserError(f"--top-k must be at most {settings.max_top_k}")
     return value
 
 
-def cmd_ingest(settings: Any, args: argparse.Namespace) -> int:
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from service.backends.ingesting import ingest_and_report
@@ -197,7 +200,7 @@ def cmd_ingest(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_search(settings: Any, args: argparse.Namespace) -> int:
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from service.backends.components import build_answerer
     from service.backends.first_use import ensure_index
 
@@ -211,7 +214,7 @@ def cmd_search(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from service.backends.components import build_answerer
     from service.backends.first_use import ensure_index
 
@@ -235,7 +238,7 @@ def cmd_ask(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.api.app import create_app
@@ -272,14 +275,14 @@ def cmd_serve(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mcp(settings: Any, args: argparse.Namespace) -> int:
+def cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
     from service.api.mcp_stdio import run_stdio
 
     run_stdio(settings)
     return 0
 
 
-def cmd_new_key(settings: Any, args: argparse.Namespace) -> int:
+def cmd_new_key(settings: Settings, args: argparse.Namespace) -> int:
     import secrets
 
     from service.api.security import hash_key
@@ -290,7 +293,7 @@ def cmd_new_key(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_model(settings: Any, args: argparse.Namespace) -> int:
+def cmd_export_model(settings: Settings, args: argparse.Namespace) -> int:
     from service.backends.packaged_models import PACKAGED_GGUF, export_gguf
 
     name = args.model or settings.generator_model
