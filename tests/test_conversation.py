@@ -1,4 +1,4 @@
-"""Follow-up questions made self-contained from the conversation (rules in service/conversation.py)."""
+"""Follow-up questions made self-contained from the conversation (rules in service/pipeline/conversation.py)."""
 
 from __future__ import annotations
 

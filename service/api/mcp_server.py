@@ -1,6 +1,6 @@
 """The MCP server (Model Context Protocol, on the official ``mcp`` SDK): the notes as tools and resources for an
-assistant. The same server runs over stdio (``notes-qa mcp``, ``service/mcp_stdio.py``) and on the HTTP service at
-``/mcp`` (``service/mcp_http.py``).
+assistant. The same server runs over stdio (``notes-qa mcp``, ``service/api/mcp_stdio.py``) and on the HTTP service at
+``/mcp`` (``service/api/mcp_http.py``).
 
 Tools: ``search_notes`` (ranked passages), ``ask_notes`` (the ``/ask`` pipeline: the same answer queue, deadline and
 checks, with progress notifications: the evidence first, then the answer) and ``read_note`` (a note's lines, inside

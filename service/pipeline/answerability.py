@@ -28,7 +28,7 @@ FEATURES = (
     "unit_top",  # cosine of the best evidence unit
     "coverage",  # share of the question's content terms found in the evidence
     "unknown_terms",  # share of the question's content terms the notes never use (not even misspelled)
-    "reader_top",  # the reader's score of the best unit (service/reader.py)
+    "reader_top",  # the reader's score of the best unit (service/pipeline/reader.py)
     "reader_margin",  # how far it stands above the runner-up
 )
 # Regularisation, and no class re-weighting (the labelled set's own share of answerable questions is the prior),
