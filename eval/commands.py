@@ -66,6 +66,7 @@ def add_commands(command: Register) -> None:
     p.add_argument("questions", type=Path, help="JSON-lines question file with accepted phrases")
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--cross-validate", action="store_true", help="a training file: cross-validate the learned readers")
+    p.add_argument("--out", type=Path, help="also write the figures to OUT/metrics.json")
 
 
 def _load(path: Path | None) -> list[Question]:

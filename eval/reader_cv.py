@@ -10,6 +10,7 @@ unit top-1 / top-3: the share of answerable questions whose best (best three) un
 from __future__ import annotations
 
 import argparse
+import json
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,18 @@ def cmd_reader_cv(settings: Settings, args: argparse.Namespace, questions: list[
         rows.append((f"reader as shipped ({model.trained_on}, {model.n_questions} questions)",
                      top(found, lambda e: model.scores(e.x))))  # fmt: skip
     ceiling = sum(bool(e.y.any()) for e in found) / max(len(found), 1)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        data = {
+            "questions": args.questions.name,
+            "answerable": len(found),
+            "top_k": top_k,
+            "ceiling": round(ceiling, 4),
+            "pickers": {
+                name: {"unit_top1": round(one, 4), "unit_top3": round(three, 4)} for name, (one, three) in rows
+            },
+        }
+        (args.out / "metrics.json").write_text(json.dumps(data, indent=1) + "\n")
     print(f"{len(found)} answerable questions, {top_k} passages each; some unit holds an accepted phrase for "
           f"{ceiling:.3f}")  # fmt: skip
     for name, (one, three) in rows:
