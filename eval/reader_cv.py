@@ -10,8 +10,8 @@ unit top-1 / top-3: the share of answerable questions whose best (best three) un
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
