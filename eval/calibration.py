@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.questions import Question
-from eval.reader_cv import examples
+from eval.unit_examples import examples
 from service.backends.settings import Settings
 from service.pipeline import reader
 from service.pipeline.answerability import FEATURES, train

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from dataclasses import dataclass
 from typing import Any
 
-from eval import metrics
 from eval.questions import Question
+from eval.unit_examples import Example, examples
 from service.backends.settings import Settings
-from service.pipeline.evidence import Candidates, Unit, candidates, choose
+from service.pipeline.evidence import choose
 from service.pipeline.policy import Weights
 
 LEXICAL = (0.0, 0.15, 0.3, 0.5, 0.75, 1.0)
@@ -24,35 +23,15 @@ LEAD = (0.0, 0.05, 0.1, 0.2)
 BUDGETS = ((3, 450), (3, 600), (4, 600), (4, 750), (4, 900), (5, 1200))  # (max units, characters)
 
 
-@dataclass(frozen=True)
-class Asked:
-    question: Question
-    found: Candidates
+def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Example]:
+    return [e for e in examples(answerer, questions, top_k) if e.found.units]
 
 
-def gather(answerer: Any, questions: list[Question], top_k: int) -> list[Asked]:
-    out = []
-    for q in questions:
-        if not q.answerable or not q.accepted:
-            continue
-        snapshot = answerer.retriever.snapshot()
-        vector = answerer.retriever.embedder.embed([q.question])[0]
-        hits = answerer.retriever.search_vector(q.question, vector, top_k, None, snapshot)
-        found = candidates(q.question, hits, snapshot, vector)
-        if found.units:
-            out.append(Asked(q, found))
-    return out
+def top1(asked: Example, weights: Weights) -> bool:
+    return bool(asked.y[int(asked.found.scores(weights).argmax())])
 
 
-def holds_answer(unit: Unit, q: Question) -> bool:
-    return any(metrics.phrase_in(unit.text, p, q.reference_answer) for p in q.accepted)
-
-
-def top1(asked: Asked, weights: Weights) -> bool:
-    return holds_answer(asked.found.units[int(asked.found.scores(weights).argmax())], asked.question)
-
-
-def sweep(asked: list[Asked]) -> list[tuple[Weights, float]]:
+def sweep(asked: list[Example]) -> list[tuple[Weights, float]]:
     rows = []
     for lexical, rank, lead in itertools.product(LEXICAL, RANK_PRIOR, LEAD):
         w = Weights(lexical, rank, lead)
@@ -60,7 +39,7 @@ def sweep(asked: list[Asked]) -> list[tuple[Weights, float]]:
     return sorted(rows, key=lambda r: -r[1])
 
 
-def budget_rows(asked: list[Asked]) -> list[tuple[int, int, float, float]]:
+def budget_rows(asked: list[Example]) -> list[tuple[int, int, float, float]]:
     """For each (max units, character budget): share of answerable questions with an answer-holding unit among the
     selected ones, and the mean characters of unit text the prompt carries (prefill time grows with it)."""
     rows = []
@@ -69,7 +48,7 @@ def budget_rows(asked: list[Asked]) -> list[tuple[int, int, float, float]]:
         for a in asked:
             chosen = choose(a.found, a.found.scores(), units, budget)
             chars += sum(len(e.unit.display()) for e in chosen)
-            held += any(holds_answer(e.unit, a.question) for e in chosen)
+            held += any(bool(a.y[a.found.units.index(e.unit)]) for e in chosen)
         rows.append((units, budget, held / max(len(asked), 1), chars / max(len(asked), 1)))
     return rows
 

@@ -199,6 +199,11 @@ def run(base: str, server: subprocess.Popen[bytes], args: argparse.Namespace, de
         problems.append("RSS moved by more than 10 %")
     if after != 200:
         problems.append("the server did not answer after the burst")
+    return verdict(problems)
+
+
+def verdict(problems: list[str]) -> int:
+    """Print each problem and PASS or FAILED; the exit status (shared by the load scripts)."""
     for problem in problems:
         print(f"FAIL: {problem}")
     print("PASS" if not problems else "FAILED")

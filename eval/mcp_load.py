@@ -28,7 +28,7 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from eval.load import CLIENT_NICENESS, QUESTIONS, pct, running_server, wait_ready
+from eval.load import CLIENT_NICENESS, QUESTIONS, pct, running_server, verdict, wait_ready
 
 SLACK_S = 5.0  # over the deadline: the time to send a reply and for this client to read it
 RETRY_HINT = re.compile(r"retry in (\d+) s")
@@ -136,10 +136,7 @@ def report(outcomes: list[Outcome], warm: Outcome, ready_s: float, wall: float, 
         problems.append(f"the warm-up call did not answer: {warm.kind} {warm.detail}")
     if after != 200:
         problems.append("the server did not answer /search after the burst")
-    for problem in problems:
-        print(f"FAIL: {problem}")
-    print("PASS" if not problems else "FAILED")
-    return 1 if problems else 0
+    return verdict(problems)
 
 
 if __name__ == "__main__":

@@ -13,39 +13,14 @@ import argparse
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from eval import metrics
 from eval.questions import Question
+from eval.unit_examples import Example, examples
 from service.backends.settings import Settings
 from service.pipeline import reader
-from service.pipeline.evidence import Candidates, candidates
 from service.pipeline.policy import Weights
-
-
-@dataclass(frozen=True)
-class Example:
-    question: Question
-    found: Candidates
-    x: np.ndarray
-    y: np.ndarray  # 1: the unit holds an accepted phrase
-
-
-def examples(answerer: Any, questions: Sequence[Question], top_k: int) -> list[Example]:
-    out = []
-    for q in questions:
-        if not q.answerable or not q.accepted:
-            continue
-        snapshot = answerer.retriever.snapshot()
-        vector = answerer.retriever.embedder.embed([q.question])[0]
-        hits = answerer.retriever.search_vector(q.question, vector, top_k, None, snapshot)
-        found = candidates(q.question, hits, snapshot, vector)
-        y = np.array([any(metrics.phrase_in(u.text, p, q.reference_answer) for p in q.accepted) for u in found.units])
-        out.append(Example(q, found, reader.features(q.question, found, snapshot.bm25), y.astype(int)))
-    return out
 
 
 def top(examples_: Sequence[Example], scorer: Callable[[Example], np.ndarray]) -> tuple[float, float]:

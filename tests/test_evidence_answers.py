@@ -35,26 +35,30 @@ def test_vanishing_gradient_is_explained_with_a_quote_not_refused(answerer: Answ
     assert "vanishing" in " ".join(c.evidence.unit.display() for c in answer.citations).lower()
 
 
+def test_recall_is_computed_from_the_formula_the_notes_give(answerer: Answerer) -> None:
+    answer = answerer.answer("How do I compute recall?")
+    assert not answer.abstained and "TP/(TP+FN)" in re.sub(r"\s+", "", answer.text)
+    assert any("Recall = TP/(TP+FN)" in c.evidence.unit.text for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is RLHF?", "How do I compute recall?", "What is the formula for precision?",
+     "Explain the vanishing gradient problem"],
+)  # fmt: skip
+def test_no_answer_ends_on_a_dangling_lead_in(answerer: Answerer, question: str) -> None:
+    answer = answerer.answer(question)
+    body = re.sub(r"\[\d+(,\s*\d+)*\]", "", answer.text).strip().strip("“”").strip()
+    assert not answer.abstained and not body.endswith((":", ": 1.", "1."))
+
+
 def test_precision_formula_is_right_and_cited(answerer: Answerer) -> None:
     answer = answerer.answer("What is the formula for precision?")
     assert not answer.abstained and "TP/(TP+FP)" in re.sub(r"\s+", "", answer.text)
     assert any("Precision = TP/(TP+FP)" in c.evidence.unit.text for c in answer.citations)
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Who won the 2022 football world cup?",
-        pytest.param(
-            "How does beam search decoding work?",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known miss (issue 10 note): decoding passages score high and 'beam' is one unknown term of "
-                "four; the answerability model trained on tune.jsonl gives it P=0.65",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("question", ["Who won the 2022 football world cup?", "How does beam search decoding work?"])
 def test_questions_the_notes_do_not_cover_get_no_answer(answerer: Answerer, question: str) -> None:
     answer = answerer.answer(question)
     assert answer.abstained and answer.text == "no answer found" and answer.citations == ()

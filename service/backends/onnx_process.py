@@ -158,19 +158,24 @@ class GenerationProcess:
             raise ModelUnavailable(f"the generator could not load {self.model_dir}: {reply.get('value')}")
         self._process = process
 
+    def _running(self) -> tuple[subprocess.Popen[str], IO[str], IO[str]]:
+        """The child, started if need be (call holding ``lock``); ``GeneratorUnavailable`` when it cannot start."""
+        try:
+            self.start()
+        except ModelUnavailable as exc:
+            raise GeneratorUnavailable(str(exc), "the local generator could not start") from exc
+        process = self._process
+        assert process is not None and process.stdin is not None and process.stdout is not None
+        return process, process.stdin, process.stdout
+
     def generate(self, prompt: Prompt) -> Iterator[str]:
         with self.lock:
-            try:
-                self.start()
-            except ModelUnavailable as exc:
-                raise GeneratorUnavailable(str(exc), "the local generator could not start") from exc
-            process = self._process
-            assert process is not None and process.stdin is not None and process.stdout is not None
+            process, stdin, stdout = self._running()
             finished = False
             try:
-                _write(process.stdin, {"op": "generate", "system": prompt.system, "user": prompt.user})
+                _write(stdin, {"op": "generate", "system": prompt.system, "user": prompt.user})
                 while True:
-                    reply = _read(process.stdout)  # waits without holding the GIL
+                    reply = _read(stdout)  # waits without holding the GIL
                     if reply["kind"] == "piece":
                         yield reply["value"]
                     elif reply["kind"] == "done":
@@ -192,16 +197,11 @@ class GenerationProcess:
     def choose(self, prompt: Prompt, options: int) -> list[float]:
         """P(the reply starts "0".."options") after one prefill of ``prompt`` (``GeneratorUnavailable`` on failure)."""
         with self.lock:
+            _, stdin, stdout = self._running()
             try:
-                self.start()
-            except ModelUnavailable as exc:
-                raise GeneratorUnavailable(str(exc), "the local generator could not start") from exc
-            process = self._process
-            assert process is not None and process.stdin is not None and process.stdout is not None
-            try:
-                _write(process.stdin, {"op": "choose", "system": prompt.system, "user": prompt.user,
+                _write(stdin, {"op": "choose", "system": prompt.system, "user": prompt.user,
                                        "options": options})  # fmt: skip
-                reply = _read(process.stdout)
+                reply = _read(stdout)
             except (EOFError, OSError, ValueError) as exc:
                 self.stop()
                 raise GeneratorUnavailable(
