@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import ClassVar
 
 from index import bm25
 from service.pipeline.evidence import Evidence, question_terms
+from service.pipeline.linear import LinearModel
 
 # The model's inputs: all known once the evidence is chosen, so a question the notes do not answer costs no
 # generation. Draft signals (refusal, draft kept, draft support, invented number) were tried as inputs too: in
@@ -58,17 +59,13 @@ def features(
 
 
 @dataclass(frozen=True)
-class AnswerabilityModel:
+class AnswerabilityModel(LinearModel):
     """Standardised features -> logistic regression -> P(the notes answer the question)."""
 
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    trained_on: str = ""
-    n_questions: int = 0
     top_k: int = 0  # the passages its inputs were measured over (0: unknown, a model from before it was recorded)
+
+    KIND: ClassVar[str] = "logistic-regression"
+    KNOWN: ClassVar[tuple[str, ...]] = FEATURES
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.intercept + sum(
@@ -79,37 +76,6 @@ class AnswerabilityModel:
     def answers(self, values: dict[str, float], cut: float = 0.5) -> bool:
         """The verdict at ``cut`` (the grounding policy's ``decision_probability``; the probability's midpoint)."""
         return self.probability(values) >= cut
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "logistic-regression",
-            "features": list(self.features),
-            "mean": list(self.mean),
-            "scale": list(self.scale),
-            "coef": list(self.coef),
-            "intercept": self.intercept,
-            "trained_on": self.trained_on,
-            "n_questions": self.n_questions,
-            "top_k": self.top_k,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnswerabilityModel:
-        model = cls(
-            features=tuple(data["features"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            scale=tuple(float(v) for v in data["scale"]),
-            coef=tuple(float(v) for v in data["coef"]),
-            intercept=float(data["intercept"]),
-            trained_on=str(data.get("trained_on", "")),
-            n_questions=int(data.get("n_questions", 0)),
-            top_k=int(data.get("top_k", 0)),
-        )
-        if set(model.features) - set(FEATURES) or not (
-            len(model.features) == len(model.mean) == len(model.scale) == len(model.coef)
-        ):
-            raise ValueError(f"answerability model uses unknown features or is malformed: {model.features}")
-        return model
 
 
 def train(

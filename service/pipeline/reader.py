@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from index import bm25
 from index.bm25 import Bm25Index
 from service.pipeline.evidence import Candidates, question_terms
+from service.pipeline.linear import LinearModel
 
 UNIT_KINDS = ("prose", "definition", "formula", "list", "code", "table_row")
 ASKS = ("howto", "list", "formula", "definition", "number")
@@ -116,18 +117,13 @@ def features(question: str, found: Candidates, lexicon: Bm25Index) -> np.ndarray
 
 
 @dataclass(frozen=True)
-class ReaderModel:
+class ReaderModel(LinearModel):
     """Standardised features -> a linear score: higher ranks a unit above the question's other units (the
     logistic of the difference of two units' scores is the probability that the first is the answer, not the
     second)."""
 
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    trained_on: str = ""
-    n_questions: int = 0
+    KIND: ClassVar[str] = "unit-reader-pairwise-logistic"
+    KNOWN: ClassVar[tuple[str, ...]] = FEATURES
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """The ranking score of each row of ``features`` output."""
@@ -135,28 +131,6 @@ class ReaderModel:
             return np.zeros(0)
         columns = [FEATURES.index(f) for f in self.features]
         return np.asarray((x[:, columns] - np.array(self.mean)) / np.array(self.scale) @ np.array(self.coef))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "unit-reader-pairwise-logistic", "features": list(self.features), "mean": list(self.mean),
-                "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
-                "trained_on": self.trained_on, "n_questions": self.n_questions}  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReaderModel:
-        model = cls(
-            tuple(data["features"]),
-            tuple(float(v) for v in data["mean"]),
-            tuple(float(v) for v in data["scale"]),
-            tuple(float(v) for v in data["coef"]),
-            float(data["intercept"]),
-            str(data.get("trained_on", "")),
-            int(data.get("n_questions", 0)),
-        )
-        if set(model.features) - set(FEATURES) or not (
-            len(model.features) == len(model.mean) == len(model.scale) == len(model.coef)
-        ):
-            raise ValueError(f"reader model uses unknown features or is malformed: {model.features}")
-        return model
 
 
 # Training: pairs within a question (a unit that holds an answer against one that does not: RankNet's pairwise
