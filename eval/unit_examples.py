@@ -24,10 +24,12 @@ class Example:
     y: np.ndarray  # 1: the unit holds an accepted phrase
 
 
-def examples(answerer: Any, questions: Sequence[Question], top_k: int) -> list[Example]:
+def examples(answerer: Any, questions: Sequence[Question], top_k: int, answerable_only: bool = True) -> list[Example]:
+    """Answerable questions with accepted phrases (all questions with ``answerable_only=False``: an unanswerable
+    one's labels are all 0)."""
     out = []
     for q in questions:
-        if not q.answerable or not q.accepted:
+        if answerable_only and (not q.answerable or not q.accepted):
             continue
         snapshot = answerer.retriever.snapshot()
         vector = answerer.retriever.embedder.embed([q.question])[0]
