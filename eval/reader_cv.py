@@ -92,7 +92,7 @@ def cmd_reader_cv(settings: Settings, args: argparse.Namespace, questions: list[
     found = examples(answerer, questions, top_k)
     rows: list[tuple[str, tuple[float, float]]] = [
         ("plain cosine", top(found, lambda e: e.found.cosine)),
-        ("today's selection (hand-set weights)", top(found, lambda e: e.found.scores())),
+        ("hand-set score (weights chosen on tune)", top(found, lambda e: e.found.scores())),
     ]
     if args.cross_validate:
         for c in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3):

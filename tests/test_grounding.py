@@ -61,6 +61,13 @@ def test_drafts_that_give_the_structure_are_kept() -> None:
                        ev(("mango → [0, 0, 1, 0, 0]", "prose"))).kept  # fmt: skip
 
 
+def test_a_list_below_the_unit_the_draft_rests_on_does_not_replace_it() -> None:
+    evidence = ev(("There are two main models in Word2Vec: CBOW and Skip-gram.", "prose"),
+                  ("- [Word2Vec Archive](https://code.google.com)\n- [LLM techniques](https://nvidia.com)", "list"))  # fmt: skip
+    draft = check_draft("What are the two main models in Word2Vec?", "CBOW and Skip-gram [1].", evidence)
+    assert draft.kept
+
+
 def test_the_structure_asked_for_is_quoted_when_it_is_the_second_unit() -> None:
     evidence = ev(("Metrics like precision are used when a disease is rare.", "prose"), FORMULA)
     draft = check_draft("What is the formula for recall?", "Recall is used when positives are rare [1].", evidence)

@@ -87,7 +87,7 @@ def check_draft(
         return Draft(reply, tuple(cited), False, share, INVENTED_NUMBER)
     if share <= 0.5:
         return Draft(reply, tuple(cited), False, share, "most of it is not in the cited evidence")
-    if missing := _misses_structure(question, body, evidence[: policy.structure_units]):
+    if missing := _misses_structure(question, body, evidence[: policy.structure_units], cited):
         return Draft(reply, tuple(cited), False, share, missing[0], missing[1])
     if len(body.split()) > policy.max_answer_words or _unfinished(body):
         reply = f"{_limit_words(_finished_sentences(body), policy.max_answer_words)} [{', '.join(map(str, cited))}]"
@@ -115,15 +115,18 @@ def _cites_missing_units(reply: str, n_units: int) -> bool:
     return any(n_units < int(n) <= 99 for n in _SINGLE_CITE.findall(reply))
 
 
-def _misses_structure(question: str, body: str, evidence: Sequence[Evidence]) -> tuple[str, int] | None:
-    """When one of the best units (the policy's ``structure_units``) is what the question asks for — a list for "what are the …", a formula for
+def _misses_structure(
+    question: str, body: str, evidence: Sequence[Evidence], cited: Sequence[int]
+) -> tuple[str, int] | None:
+    """When one of the best units (the policy's ``structure_units``; a list only when it is the best or the cited one)
+    is what the question asks for — a list for "what are the …", a formula for
     "how do I compute …", a command for "how do I …" — a draft that leaves it out is not the answer: that unit
     (its number) is quoted instead."""
     asked = asks(question)
     said = _terms(body)
     for e in evidence:
         unit = e.unit
-        if asked["list"] and unit.kind == "list":
+        if asked["list"] and unit.kind == "list" and (e.n == 1 or e.n in cited):  # a list the draft rests on
             items = [_terms(_LIST_MARKER.sub("", line)) for line in unit.text.split("\n") if _LIST_MARKER.match(line)]
             given = sum(1 for item in items if item and len(item & said) >= max(1, len(item) // 2))
             if len(items) >= 2 and given < min(2, len(items)):

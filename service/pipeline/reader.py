@@ -52,13 +52,14 @@ _ASK_PATTERNS = {
 }
 _DIGIT = re.compile(r"\d")
 _MARKUP = re.compile(r"[*_`#>|]|^\s*([-+•]|\d{1,2}[.)])\s", re.MULTILINE)
+_LINK = re.compile(r"https?://\S+|\]\([^)]*\)")  # a URL, or a markdown link's target: a pointer, not an answer
 OPENING_WORDS = 8  # a unit that opens with the question's subject ("RLHF is …", "Recall = …") states it
 # A unit suits what the question asks for: a command → code, a list → a list, ...
 _SUITS = {"howto": ("code",), "list": ("list", "table_row"), "formula": ("formula",), "definition": ("definition",)}
 
 FEATURES = (
     "cosine", "cosine_gap", "passage_cosine", "passage_rank", "overlap", "idf_overlap", "idf_overlap_gap",
-    "text_overlap", "context_overlap", "opens_with_subject", "novelty", "lead", "position", "log_chars", "has_number",
+    "text_overlap", "context_overlap", "opens_with_subject", "novelty", "link_share", "lead", "position", "log_chars", "has_number",
     *(f"kind_{k}" for k in UNIT_KINDS), "suits", "number_asked_and_given",
 )  # fmt: skip
 # (What the question asks for is not a feature by itself: it is the same for every unit of a question, so it cannot
@@ -101,6 +102,7 @@ def features(question: str, found: Candidates, lexicon: Bm25Index) -> np.ndarray
                 len(asked & context_terms) / len(asked) if asked else 0.0,
                 len(asked & opening) / len(asked) if asked else 0.0,
                 len(text_terms - asked) / len(text_terms) if text_terms else 0.0,
+                sum(len(m) for m in _LINK.findall(unit.text)) / max(len(unit.text), 1),
                 float(unit.lead),
                 1.0 / (1 + unit.position),
                 math.log1p(len(unit.text)),
