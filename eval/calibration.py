@@ -75,9 +75,11 @@ def cmd_calibrate(settings: Settings, args: argparse.Namespace, questions: list[
     labels = [bool(r["answerable"]) for r in records]
     options = [BASE_INPUTS] + ([FEATURES] if all(f in rows[0] for f in FEATURES) else [])
     scored = []
+    report: dict[str, Any] = {"questions": name, "rows": len(records), "answerability_cv": []}
     for chosen in options:
         cv = cross_validated(records, chosen)
         scored.append((cv["accuracy"], -len(chosen), chosen))
+        report["answerability_cv"].append({"inputs": list(chosen), **{k: round(v, 4) for k, v in cv.items()}})
         print(f"answerability over {', '.join(chosen)}: 5-fold CV x10 accuracy {cv['accuracy']:.3f}, false abstain "
               f"{cv['false_abstain']:.3f}, NoAns {cv['noans']:.3f}")  # fmt: skip
     inputs = max(scored)[2]  # the better cross-validated accuracy (a tie: the fewer inputs)
@@ -86,6 +88,10 @@ def cmd_calibrate(settings: Settings, args: argparse.Namespace, questions: list[
     print(f"trained on {len(rows)} questions ({sum(labels)} answerable); agreement on them {right / len(rows):.3f}")
     for feature, coef in zip(model.features, model.coef, strict=True):
         print(f"  {feature:>14} {coef:+.3f}")
+    report["chosen_inputs"] = list(inputs)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        _write(args.out / "metrics.json", report)
     _write(args.save, model.to_dict())
     if fitted_reader is not None:
         _write(args.save_reader, fitted_reader.to_dict())

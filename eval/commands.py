@@ -53,6 +53,7 @@ def add_commands(command: Register) -> None:
     p.add_argument("--no-store", action="store_true", help="do not store it with the index (use with --save)")
     p.add_argument("--features", type=Path, help="also write each question's features and label (JSON lines)")
     p.add_argument("--from-features", type=Path, help="train on a --features file instead of running the questions")
+    p.add_argument("--out", type=Path, help="also write the cross-validation figures to OUT/metrics.json")
 
     p = command(
         "tune-evidence", cmd_tune_evidence, "Compare evidence-scoring weights on a question file (no generation)."

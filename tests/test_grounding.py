@@ -31,6 +31,7 @@ PROSE = ("Cross entropy, also known as log loss, measures how far predicted prob
     [
         ("What is cross entropy?", "Cross Entropy- also known as log loss [1] [2] [3] [4] [5] [24]", "cites notes"),
         ("How do I compute recall?", "To calculate recall you use the following formula: [1]", "lead-in"),
+        ("How do I compute recall?", "Recall has two parts: 1. [1, 2]", "lead-in"),
         ("What is cross entropy loss?", "Cross entropy loss [1].", "restates the question"),
         (
             "What are the benefits of batch normalization?",
@@ -50,6 +51,14 @@ def test_degenerate_and_structureless_drafts_are_never_kept(question: str, reply
                                                           FORMULA if "recall" in question else CODE)  # fmt: skip
     draft = check_draft(question, reply, evidence)
     assert not draft.kept and problem in (draft.problem or "")
+
+
+def test_a_number_that_ends_a_draft_is_no_lead_in() -> None:
+    assert check_draft(
+        "How much faster is it?",
+        "Pre-training is up to 7x faster, about 7.",
+        ev(("up to 7x faster, about 7.", "prose")),
+    ).kept
 
 
 def test_drafts_that_give_the_structure_are_kept() -> None:

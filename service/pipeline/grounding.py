@@ -29,7 +29,8 @@ _ECHO = re.compile(r"^\s*\[\d{1,2}\]\s*\(")  # starts like a line of the prompt'
 _CITATION_AS_ANSWER = re.compile(r"\b(is|are|was|as|follows)\s*:?\s*\[\d{1,2}\](?=\s*(?:[.:]|$))", re.IGNORECASE)
 _DIGITS = re.compile(r"\d[\d.,]*")
 _SINGLE_CITE = re.compile(r"\[(\d{1,2})\]")
-_LEAD_IN_END = re.compile(r"[:：]\s*[-–—]?\s*$")  # "… you use the following formula:" and nothing after
+# "… you use the following formula:" and nothing after; "Two kinds: 1." (a list that never came)
+_LEAD_IN_END = re.compile(r"[:：]\s*([-–—]|\d{1,2}[.)]|[*•])?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_MARKER = re.compile(r"^\s*([-*+•]|\d{1,2}[.)])\s+")
 _LEADING_CITE = re.compile(r"^\s*(\[\d{1,2}(?:\s*,\s*\d{1,2})*\])\s*(.+)$", re.DOTALL)
