@@ -19,6 +19,7 @@ from typing import ClassVar
 from index import bm25
 from service.pipeline.evidence import Evidence, question_terms
 from service.pipeline.linear import LinearModel
+from service.pipeline.reader import asks
 
 # The model's inputs: all known once the evidence is chosen, so a question the notes do not answer costs no
 # generation. Draft signals (refusal, draft kept, draft support, invented number) were tried as inputs too: in
@@ -46,7 +47,7 @@ def features(
     reader_top: float = 0.0,
     reader_margin: float = 0.0,
 ) -> dict[str, float]:
-    asked = question_terms(question)
+    asked = question_terms(question) - _answered_shape(question, evidence)
     found = set().union(*(bm25.terms(e.unit.display()) for e in evidence)) if evidence else set()
     return {
         "dense_top": round(dense_top, 4),
@@ -56,6 +57,25 @@ def features(
         "reader_top": round(reader_top, 4),
         "reader_margin": round(reader_margin, 4),
     }
+
+
+# Words that name the shape of an answer rather than its subject: "the formula for recall" is covered by a unit that
+# is a formula about recall, though it never says "formula"; likewise a command by a code block.
+_SHAPE_WORDS = {
+    "formula": ("formula", frozenset(bm25.terms("formula formulas equation equations calculate compute"))),
+    "code": ("howto", frozenset(bm25.terms("command commands syntax snippet code"))),
+}
+
+
+def _answered_shape(question: str, evidence: Sequence[Evidence]) -> frozenset[str]:
+    """The question's shape words that an evidence unit of that shape answers (left out of coverage)."""
+    asked = asks(question)
+    kinds = {e.unit.kind for e in evidence}
+    out: frozenset[str] = frozenset()
+    for kind, (ask, words) in _SHAPE_WORDS.items():
+        if asked[ask] and kind in kinds:
+            out |= words
+    return out
 
 
 @dataclass(frozen=True)
