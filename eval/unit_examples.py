@@ -32,7 +32,7 @@ def examples(answerer: Any, questions: Sequence[Question], top_k: int, answerabl
         if answerable_only and (not q.answerable or not q.accepted):
             continue
         snapshot = answerer.retriever.snapshot()
-        vector = answerer.retriever.embedder.embed([q.question])[0]
+        vector = answerer.retriever.embed_query(q.question, snapshot)
         hits = answerer.retriever.search_vector(q.question, vector, top_k, None, snapshot)
         found = candidates(q.question, hits, snapshot, vector)
         y = np.array([any(metrics.phrase_in(u.text, p, q.reference_answer) for p in q.accepted) for u in found.units])

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from index.bm25 import Bm25Index
 from index.hnsw import HnswIndex, HnswParams
@@ -28,6 +29,16 @@ class IngestConfig:
     dedup_threshold: float = 0.7
 
 
+@dataclass(frozen=True)
+class AdaptedSpace:
+    """An ingest with a fine-tuned embedder (`notes-qa adapt`): ``base_name`` is the configured embedder the notes'
+    own fingerprint is taken with; ``record`` (the model's path relative to the index root, how it was made) goes
+    to the manifest. The version is written but made current only by the caller, after its check."""
+
+    base_name: str
+    record: dict[str, Any]
+
+
 def run_ingest(
     notes_dir: Path,
     store: IndexStore,
@@ -35,12 +46,15 @@ def run_ingest(
     config: IngestConfig,
     progress: bool = False,
     log: Callable[[str], None] = lambda _: None,
+    adapted: AdaptedSpace | None = None,
 ) -> IngestReport:
-    """Build a new index version from ``notes_dir`` (one writer at a time: ``IndexBusy`` if another runs)."""
+    """Build a new index version from ``notes_dir`` (one writer at a time: ``IndexBusy`` if another runs).
+
+    Notes unchanged since the served version (whose vectors may come from an adapted embedder) change nothing."""
     if not notes_dir.is_dir():
         raise IngestError(f"notes folder not found: {notes_dir}")
     with store.writer():
-        return _ingest(notes_dir, store, embedder, config, progress, log)
+        return _ingest(notes_dir, store, embedder, config, progress, log, adapted)
 
 
 def _ingest(
@@ -50,9 +64,11 @@ def _ingest(
     config: IngestConfig,
     progress: bool,
     log: Callable[[str], None],
+    adapted: AdaptedSpace | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(notes_dir=str(notes_dir))
+    served = store.current_manifest()
     previous = _reusable_previous(store, embedder, config, log)
     reusable = Reusable(previous.files, *previous.file_cache()) if previous else None
     collected = collect(notes_dir, config.chunking, config.max_file_bytes, reusable, report)
@@ -60,11 +76,14 @@ def _ingest(
         store.write_report(report.as_dict())
         raise IngestError(f"no indexable notes (.md, .markdown, .txt, .org, .html, .pdf) in {notes_dir}")
     fingerprint = _fingerprint(collected.records, embedder.name, config)
-    if previous and previous.manifest.fingerprint == fingerprint:
+    kept = previous.manifest if previous and previous.manifest.fingerprint == fingerprint else None
+    if served and served.adapter and not adapted and served.adapter.get("source_fingerprint") == fingerprint:
+        kept = served  # the notes are as they were adapted: keep the adapted vectors
+    if kept is not None:
         report.changed = False
-        report.version = previous.manifest.version
+        report.version = kept.version
         report.chunks_total = len(collected.chunks)
-        report.chunks_indexed = previous.manifest.chunk_count
+        report.chunks_indexed = kept.chunk_count
         report.seconds = time.perf_counter() - started
         store.write_report(report.as_dict())
         return report
@@ -85,8 +104,11 @@ def _ingest(
         chunk_overlap_chars=config.chunking.overlap_chars,
         chunker_version=CHUNKER_VERSION,
         fingerprint=fingerprint,
-        answerability=previous.manifest.answerability if previous else None,
-        reader=previous.manifest.reader if previous else None,
+        answerability=served.answerability if served else None,
+        reader=served.reader if served else None,
+        adapter={**adapted.record, "source_fingerprint": _fingerprint(collected.records, adapted.base_name, config)}
+        if adapted
+        else None,
         notes_root=str(notes_dir.resolve()),
         obsidian_vault=notes_dir.resolve().name if (notes_dir / ".obsidian").is_dir() else None,
     )
@@ -113,6 +135,7 @@ def _ingest(
             report.as_dict(),
             embedded.served_unit_vectors,
             embedded.unit_vectors,
+            activate=adapted is None,
         )
     report.seconds = time.perf_counter() - started
     store.write_report(report.as_dict())

@@ -30,6 +30,10 @@ class Manifest(BaseModel):
     reader: dict[str, Any] | None = None  # the unit reader `notes-qa calibrate` trained with it, if any
     notes_root: str | None = None  # the notes folder it was built from (absolute): citations link into it
     obsidian_vault: str | None = None  # that folder's name when it is an Obsidian vault (it has `.obsidian/`)
+    # set by `notes-qa adapt`: the fine-tuned embedder that computed these vectors (``model``, relative to the index
+    # root, embeds the questions too) and ``source_fingerprint``, the fingerprint these notes have under the
+    # configured embedder (an ingest that finds the notes unchanged keeps this version)
+    adapter: dict[str, Any] | None = None
 
     def check_compatible(self, embedder_name: str, dim: int, backend: str = "") -> None:
         """Refuse an embedder whose vectors differ from the index's: another model, or the same model with other

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from index.bm25 import Bm25Index
+from index.chunk_files import read_chunks, write_chunks
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
 from index.scope import Scope, allowed_rows
-from ingest.types import AnswerUnit, Chunk, FileRecord, Location
+from ingest.types import AnswerUnit, Chunk, FileRecord
 
 KEEP_VERSIONS = 3
 UNITS_FROM_CHUNKER = 7  # versions chunked from then on store answer units and their vectors
@@ -99,7 +100,7 @@ class Snapshot:
 
     def file_cache(self) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
         """Every file's pre-dedup chunks, their vectors and their units' vectors, for incremental re-ingest."""
-        chunks = _read_chunks(self.directory / "cache_chunks.jsonl")
+        chunks = read_chunks(self.directory / "cache_chunks.jsonl")
         vectors = np.load(self.directory / "cache_vectors.npy")
         units = self.directory / "cache_unit_vectors.npy"
         unit_vectors = np.load(units) if units.exists() else np.zeros((0, vectors.shape[1]), dtype=np.float32)
@@ -145,12 +146,20 @@ class IndexStore:
         except OSError:
             return None
 
+    def current_manifest(self) -> Manifest | None:
+        """The served version's manifest alone (None when there is none or it cannot be read)."""
+        try:
+            return Manifest.model_validate_json((self.current_link / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+
     def exists(self) -> bool:
         return (self.current_link / "manifest.json").exists()
 
-    def load(self, params: HnswParams | None = None) -> Snapshot:
-        version = self.current_version()
-        if version is None or not self.exists():
+    def load(self, params: HnswParams | None = None, version: str | None = None) -> Snapshot:
+        """The current version, or ``version`` (one written but not yet made current)."""
+        version = version or self.current_version()
+        if version is None or not (self.root / "versions" / version / "manifest.json").exists():
             raise IndexNotFound(f"no index in {self.root}; run `notes-qa ingest` first")
         directory = self.root / "versions" / version
         manifest = Manifest.model_validate_json((directory / "manifest.json").read_text())
@@ -158,7 +167,7 @@ class IndexStore:
         files_raw = json.loads((directory / "files.json").read_text())
         return Snapshot(
             manifest=manifest,
-            chunks=_read_chunks(directory / "chunks.jsonl"),
+            chunks=read_chunks(directory / "chunks.jsonl"),
             index=HnswIndex.load(directory / "hnsw.faiss", params),
             bm25=Bm25Index.load(directory / "bm25"),
             files={f["path"]: FileRecord(**f) for f in files_raw},
@@ -178,8 +187,10 @@ class IndexStore:
         report: dict[str, object],
         unit_vectors: np.ndarray | None = None,
         cache_unit_vectors: np.ndarray | None = None,
+        activate: bool = True,
     ) -> Path:
-        """Write a complete new version and make it current. Returns its directory."""
+        """Write a complete new version and make it current (unless ``activate`` is False: then ``activate``
+        swaps it in later, or the next write prunes it). Returns its directory."""
         versions = self.root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         tmp = versions / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"
@@ -187,8 +198,8 @@ class IndexStore:
             tmp.mkdir()
             index.save(tmp / "hnsw.faiss")
             bm25.save(tmp / "bm25")
-            _write_chunks(tmp / "chunks.jsonl", chunks)
-            _write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
+            write_chunks(tmp / "chunks.jsonl", chunks)
+            write_chunks(tmp / "cache_chunks.jsonl", cache_chunks)
             np.save(tmp / "cache_vectors.npy", cache_vectors)
             if unit_vectors is not None and cache_unit_vectors is not None:
                 np.save(tmp / "unit_vectors.npy", unit_vectors)
@@ -205,9 +216,16 @@ class IndexStore:
             raise IndexWriteFailed(
                 f"could not write the new index version ({reason}); the previous version is still served"
             ) from exc
-        self._point_current_at(manifest.version)
-        self._prune()
+        if activate:
+            self.activate(manifest.version)
         return final
+
+    def activate(self, version: str) -> None:
+        """Make a complete written version current (atomic), then prune old ones."""
+        if not (self.root / "versions" / version / "manifest.json").exists():
+            raise IndexNotFound(f"no index version {version} in {self.root}")
+        self._point_current_at(version)
+        self._prune()
 
     def set_models(self, answerability: dict[str, Any], reader: dict[str, Any] | None = None) -> str:
         """Record a calibrated answerability model (and unit reader) as a new version: the current version's files,
@@ -235,6 +253,11 @@ class IndexStore:
             self._point_current_at(manifest.version)
             self._prune()
             return manifest.version
+
+    def discard(self, version: str) -> None:
+        """Remove a written version that was never made current (an adaptation that did not help)."""
+        if version != self.current_version():
+            shutil.rmtree(self.root / "versions" / version, ignore_errors=True)
 
     def _point_current_at(self, version: str) -> None:
         link_tmp = self.root / f".current-{uuid.uuid4().hex[:6]}"
@@ -277,26 +300,3 @@ def _fsync_dir(path: Path) -> None:
 def _load_vectors(path: Path) -> np.ndarray:
     """Memory-mapped (a version never changes); an empty array when the version has none."""
     return np.load(path, mmap_mode="r") if path.exists() else np.zeros((0, 0), dtype=np.float32)
-
-
-def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for chunk in chunks:
-            row = dict(vars(chunk))  # what asdict gives, without its deep copy (a third of a big re-ingest)
-            row["also_in"] = [vars(loc) for loc in chunk.also_in]
-            row["units"] = [vars(unit) for unit in chunk.units]
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_chunks(path: Path) -> list[Chunk]:
-    chunks = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            raw = json.loads(line)
-            raw["also_in"] = tuple(Location(**loc) for loc in raw.get("also_in", []))
-            raw["lines"] = tuple(raw.get("lines", ()))
-            raw["tags"] = tuple(raw.get("tags", ()))
-            raw["aliases"] = tuple(raw.get("aliases", ()))
-            raw["units"] = tuple(AnswerUnit(**unit) for unit in raw.get("units", ()))
-            chunks.append(Chunk(**raw))
-    return chunks

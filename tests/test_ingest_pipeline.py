@@ -150,11 +150,11 @@ def _slow_ingest(folder: Path, root: Path) -> None:
 
     import index.store as store_module
 
-    original = store_module._write_chunks
+    original = store_module.write_chunks
 
     def slow_write(path, chunks):  # type: ignore[no-untyped-def]
         original(path, chunks)
         time.sleep(60)  # killed here, mid-write
 
-    store_module._write_chunks = slow_write
+    store_module.write_chunks = slow_write
     run_ingest(folder, IndexStore(root), HashEmbedder(), IngestConfig())

@@ -64,14 +64,14 @@ def test_a_running_retriever_follows_new_versions_and_survives_a_broken_one(smal
 def test_chunk_files_hold_each_chunks_fields_and_read_back_equal(tmp_path: Path) -> None:
     from dataclasses import asdict
 
-    from index.store import _read_chunks, _write_chunks
+    from index.chunk_files import read_chunks, write_chunks
     from ingest.types import Chunk, Location
 
     chunks = [
         Chunk("a.md", "H", 1, 3, "tëxt", (Location("b.md", "G", 2, 4),), (1, 2, 3), ("t",), "2026-01-01", ("x",)),
         Chunk("c.md", "", 1, 1, "y"),
     ]
-    _write_chunks(tmp_path / "chunks.jsonl", chunks)
+    write_chunks(tmp_path / "chunks.jsonl", chunks)
     lines = (tmp_path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == [json.loads(json.dumps(asdict(c))) for c in chunks]
-    assert _read_chunks(tmp_path / "chunks.jsonl") == chunks
+    assert read_chunks(tmp_path / "chunks.jsonl") == chunks

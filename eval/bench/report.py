@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from eval.bench.hand_runs import adapt_runs, mcp_load
 from eval.bench.plots import draw
 
 
@@ -16,6 +17,7 @@ def write(results: dict[str, Any], out_dir: Path, markdown: Path) -> list[Path]:
     sections = [_header, _headlines, _retrieval, _embedders, _index, _ingest, _generation, _serving]
     text = "\n".join(line for section in sections for line in section(results))
     text += "\n" + "\n".join(f"![{p.stem}]({p.relative_to(markdown.parent).as_posix()})" for p in plots) + "\n"
+    text += "".join("\n" + "\n".join(section()) + "\n" for section in (adapt_runs, mcp_load))
     markdown.write_text(text, encoding="utf-8")
     return [out_dir / "bench.json", markdown, *plots]
 

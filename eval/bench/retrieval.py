@@ -44,7 +44,7 @@ def run(retriever: Retriever, naive_embedder: Embedder, k: int, limit: int = 100
     naive_embedder.warm_up()
     snap = retriever.snapshot()
     questions = bench_questions(limit)
-    embed = retriever.embedder.embed
+    embed = retriever.embedder_for(snap).embed
     vectors = {q: embed([q])[0] for q in questions}
     data = snap.index.vectors(list(range(len(snap.index))))
     flat = faiss.IndexFlatIP(data.shape[1])

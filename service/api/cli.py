@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.types import UsageError
+from service.api.adapt_command import add_command as add_adapt_command
 
 if TYPE_CHECKING:  # imported where used: `notes-qa --help` stays fast
     from service.backends.settings import Settings
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="where to write the .gguf file")
     p.add_argument("--model", default=None, help="default: NOTES_QA_GENERATOR_MODEL")
+    add_adapt_command(command)
 
     # Later stages add their commands through the `notes_qa.commands` entry points (pyproject.toml): the CLI
     # composes every stage without the service stage importing eval.

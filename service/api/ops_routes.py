@@ -39,6 +39,8 @@ def ready(request: Request) -> Ready:
         embedder=manifest.embedder_name,
         generator=a.generator.name,
         answerability=a.answerability_source,
+        reader=f"{a.retriever.reader_name()} embedder; unit reader "
+        f"{'trained by calibrate on this index' if manifest.reader else 'shipped default'}",
     )
 
 

@@ -192,4 +192,9 @@ class Ready(BaseModel):
     embedder: str | None = None
     generator: str | None = None
     answerability: str | None = Field(None, description="where the answerability model came from")
+    reader: str | None = Field(
+        None,
+        description="what reads the questions: the packaged embedder or one `notes-qa adapt` fitted to these notes, "
+        "and where the unit reader came from",
+    )
     detail: str | None = None

@@ -10,6 +10,7 @@ from index.hnsw import HnswParams
 from index.store import IndexStore
 from ingest.chunking import ChunkingConfig
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
+from service.backends.adapting import AdaptJob
 from service.backends.settings import Settings
 from service.backends.transformers_generator import TransformersGenerator
 from service.pipeline.answerability import AnswerabilityModel
@@ -103,6 +104,25 @@ def build_answerer(
         or (load_answerability(settings.answerability_model) if settings.answerability_model else None),
         reader=reader or (load_reader(settings.reader_model) if settings.reader_model else None),
         policy=grounding_policy(settings),
+    )
+
+
+def build_adapt_job(settings: Settings, notes_dir: Path, budget_minutes: float) -> AdaptJob:
+    """`notes-qa adapt` over ``notes_dir``: the ordinary ingest first, then the configured generator writes
+    questions and the packaged weights are fine-tuned."""
+    from service.backends.ingesting import ingest_and_report
+
+    answerer = build_answerer(settings)
+    return AdaptJob(
+        store=answerer.retriever.store,
+        notes_dir=notes_dir,
+        ingest=lambda: ingest_and_report(settings, notes_dir, quiet=True),
+        retriever=answerer.retriever,
+        generator=answerer.generator,
+        base_model=settings.embedder_path,
+        base_name=answerer.retriever.embedder.name,
+        ingest_config=ingest_config(settings),
+        budget_s=budget_minutes * 60,
     )
 
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     max_new_tokens: int = Field(96, ge=8, le=2048, description="answers are cut to 60 words (~90 tokens)")
     torch_threads: int | None = Field(None, ge=1)
+    adapt_budget_minutes: float = Field(
+        20.0, gt=0, le=24 * 60, description="`notes-qa adapt`: the whole run's time budget (questions stop early)"
+    )
 
     # retrieval and abstention
     retrieval_mode: Literal["dense", "bm25", "hybrid"] = "hybrid"

@@ -191,7 +191,7 @@ class Answerer:
         asked = question
         question = contextualize(question, history)
         snapshot = self.retriever.snapshot()  # one index version for the whole answer, whatever ingest swaps in
-        query_vector = self.retriever.embedder.embed([question])[0]
+        query_vector = self.retriever.embed_query(question, snapshot)
         k = top_k or self.top_k
         gathered = self._gather(snapshot, question, query_vector, k, scope)
         hits, evidence = gathered.hits, gathered.evidence
@@ -255,7 +255,7 @@ class Answerer:
     def gather(self, question: str, top_k: int | None = None, scope: Scope | None = None) -> Gathered:
         """The passages and evidence units for ``question`` from the served version (what an answer rests on)."""
         snapshot = self.retriever.snapshot()
-        query_vector = self.retriever.embedder.embed([question])[0]
+        query_vector = self.retriever.embed_query(question, snapshot)
         return self._gather(snapshot, question, query_vector, top_k or self.top_k, scope)
 
     def signals(self, question: str, gathered: Gathered) -> dict[str, float]:
