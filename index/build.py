@@ -88,6 +88,10 @@ def _ingest(
         store.write_report(report.as_dict())
         return report
 
+    if served and served.adapter and not adapted:
+        log(
+            "the notes changed since `notes-qa adapt`: re-embedding with the configured embedder (adapt again to fit it)"
+        )
     embedded = embed_and_collapse(collected, embedder, config.dedup_threshold, report, progress, log)
     version = new_version_id(fingerprint)
     manifest = Manifest(
@@ -154,6 +158,8 @@ def _reusable_previous(
         log(f"previous index unreadable ({exc}); rebuilding from scratch")
         return None
     m = snapshot.manifest
+    if m.adapter and m.embedder_name != embedder.name:  # served from `notes-qa adapt`: kept if the notes are unchanged
+        return None
     same = (
         m.embedder_name == embedder.name
         and m.chunk_max_chars == config.chunking.max_chars

@@ -110,7 +110,9 @@ def _check_model(source: Path) -> dict[str, Any]:
     if not (source / "config.json").is_file() or not (source / "tokenizer.json").is_file():
         raise ModelUnavailable(f"no model with config.json and tokenizer.json at {source}")
     pooling = source / "1_Pooling" / "config.json"
-    if pooling.is_file() and not json.loads(pooling.read_text()).get("pooling_mode_mean_tokens", False):
+    mode = json.loads(pooling.read_text()) if pooling.is_file() else {}
+    # sentence-transformers < 6 writes pooling_mode_mean_tokens, 6 writes pooling_mode (a fine-tuned model's save)
+    if mode and not (mode.get("pooling_mode_mean_tokens") or mode.get("pooling_mode") == "mean"):
         raise ModelUnavailable(f"{source} is not a mean-pooled sentence-transformers model")
     st_config = source / "sentence_bert_config.json"
     return dict(json.loads(st_config.read_text())) if st_config.is_file() else {}

@@ -278,6 +278,11 @@ def test_fine_tuning_the_packaged_weights_moves_questions_towards_their_passages
     after = np.diag(tuned.embed(q) @ tuned.embed(texts).T).mean()
     assert after > before  # one small step from a competent start, towards the pairs
     assert float((packaged.embed(texts) * tuned.embed(texts)).sum(axis=1).min()) > 0.9  # not a new model
+    # the server loads it in ONNX Runtime (its saved pooling config is sentence-transformers 6's): the same vectors
+    from ingest.onnx_embedder import OnnxEmbedder
+
+    served = OnnxEmbedder(model, "t", tmp_path / "cache")
+    assert float((served.embed(q) * tuned.embed(q)).sum(axis=1).min()) > 0.9999
 
 
 class FewUnits:

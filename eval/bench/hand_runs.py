@@ -19,7 +19,9 @@ def adapt_runs() -> list[str]:
         "",
         "Recorded by `python -m eval.adapt_record NOTES --index DIR --out eval/results/adapt/runs/NAME.json` (the "
         "command in its own process, on a fresh index; committed, re-printed here by every bench). Pairs: units the "
-        "generator was asked about, questions kept by the retrieval filter, traps kept by the whole-vault check.",
+        "generator was asked about, questions kept by the retrieval filter, traps kept by the whole-vault check. "
+        "Default budget 20 min (1,200 s) for the whole run; the converted-model cache was warm "
+        "(`NOTES_QA_MODEL_CACHE_PATH`), as after any first use.",
         "",
         "| notes | machine | units | kept | traps kept | seconds: index · questions · train · re-embed · check · total "
         "| wall | outcome | held-out hit@1 | trap AUC | second run | killed run |",
@@ -42,7 +44,7 @@ def adapt_runs() -> list[str]:
             else "–"
         )
         lines.append(
-            f"| {run['notes']} | {run['cores']} cores, {', '.join(run['cpu_flags']) or 'no avx2'} | {r['units']} "
+            f"| {run['notes']} | {run['cores']} cores, {_flags(run['cpu_flags'])} | {r['units']} "
             f"| {r['kept']} of {r['questions']} | {r['traps_kept']} of {r['traps']} | {stages} | {run['run']['wall_s']:g} s "
             f"| {r['outcome']} | {hit} | {auc} | {second['report']['outcome']}, {second['wall_s']:g} s | {kill} |"
         )
@@ -53,3 +55,9 @@ def mcp_load() -> list[str]:
     """The MCP load run, recorded by hand (``eval/results/mcp-load/section.md``)."""
     path = RESULTS / "mcp-load" / "section.md"
     return path.read_text(encoding="utf-8").rstrip().splitlines() if path.exists() else []
+
+
+def _flags(flags: list[str]) -> str:
+    """The flags that decide these timings (the full list is in the result file)."""
+    shown = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags]
+    return ", ".join(shown) or "no avx2"

@@ -96,7 +96,8 @@ class Retriever:
         if embedder is None:
             embedder = self._adapted_factory(path, manifest.embedder_name)
             embedder.warm_up()
-            self._adapted = {path: embedder}  # only the served version's: an older one is not loaded again
+            # the served version's and the one before (answers still on it finish there); older ones are dropped
+            self._adapted = {**dict(list(self._adapted.items())[-1:]), path: embedder}
         return embedder
 
     def embedder_for(self, snapshot: Snapshot) -> Embedder:
