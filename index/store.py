@@ -8,7 +8,6 @@ version intact and served.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -25,6 +24,8 @@ import numpy as np
 
 from index.bm25 import Bm25Index
 from index.chunk_files import read_chunks, write_chunks
+from index.disk import IndexBusy as IndexBusy  # raised by `writer`; importers know it from here
+from index.disk import exclusive, fsync_dir, link_or_copy
 from index.hnsw import HnswIndex, HnswParams
 from index.manifest import Manifest
 from index.scope import Scope, allowed_rows
@@ -45,10 +46,6 @@ class IndexUnreadable(RuntimeError):
 
 class IndexWriteFailed(RuntimeError):
     """A new version could not be written (disk full, permissions); the current version is unchanged."""
-
-
-class IndexBusy(RuntimeError):
-    """Another process is writing a new version of this index right now."""
 
 
 def new_version_id(fingerprint: str) -> str:
@@ -129,16 +126,10 @@ class IndexStore:
     @contextmanager
     def writer(self) -> Iterator[None]:
         """Exclusive right to write versions (one ingest or calibrate at a time; readers never wait)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".writer.lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusy(f"another ingest or calibrate is writing {self.root}; try again when it ends") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with exclusive(
+            self.root / ".writer.lock", f"another ingest or calibrate is writing {self.root}; try again when it ends"
+        ):
+            yield
 
     def current_version(self) -> str | None:
         try:
@@ -207,7 +198,7 @@ class IndexStore:
             (tmp / "files.json").write_text(json.dumps([asdict(f) for f in files], indent=1))
             (tmp / "report.json").write_text(json.dumps(report, indent=1))
             (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))  # last: marks completeness
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             final = versions / manifest.version
             os.rename(tmp, final)
         except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
@@ -246,9 +237,9 @@ class IndexStore:
                 }
             )
             tmp = self.root / "versions" / f".tmp-{manifest.version}-{uuid.uuid4().hex[:6]}"
-            shutil.copytree(source, tmp, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("manifest.json"))
+            shutil.copytree(source, tmp, copy_function=link_or_copy, ignore=shutil.ignore_patterns("manifest.json"))
             (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1))
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.rename(tmp, self.root / "versions" / manifest.version)
             self._point_current_at(manifest.version)
             self._prune()
@@ -263,7 +254,7 @@ class IndexStore:
         link_tmp = self.root / f".current-{uuid.uuid4().hex[:6]}"
         os.symlink(f"versions/{version}", link_tmp)
         os.replace(link_tmp, self.current_link)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _prune(self) -> None:
         """Drop interrupted writes and all but the newest few complete versions (never the current one)."""
@@ -275,26 +266,6 @@ class IndexStore:
         for old in complete[:-KEEP_VERSIONS]:
             if old.name != current:
                 shutil.rmtree(old, ignore_errors=True)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    """Versions are immutable, so sharing a file between two of them by hard link is safe (and instant)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _fsync_dir(path: Path) -> None:
-    for child in path.iterdir() if path.is_dir() else []:
-        if child.is_file() and not child.is_symlink():
-            with open(child, "rb") as fh:
-                os.fsync(fh.fileno())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _load_vectors(path: Path) -> np.ndarray:

@@ -19,7 +19,6 @@ Killing the command at any point leaves the previous version (and reader) served
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from index.build import AdaptedSpace, run_ingest
-from index.store import IndexBusy, IndexStore, Snapshot
+from index.store import IndexStore, Snapshot, exclusive
 from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.types import UsageError
 from service.backends.adapt_check import retrieval_check, verdict
@@ -104,7 +103,7 @@ def adapt(job: AdaptJob, progress: Progress | None = None, log: Callable[[str], 
     report = AdaptReport()
     started = time.perf_counter()
     work = job.store.root / "adapt"
-    with _one_at_a_time(work):
+    with exclusive(work / ".lock", f"another `notes-qa adapt` is running on {job.store.root}"):
         timed = _Timer(report)
         with timed("index"):
             job.ingest()
@@ -223,20 +222,6 @@ class _Timer:
             yield
         finally:
             self.report.seconds[stage] = round(time.perf_counter() - t, 1)
-
-
-@contextmanager
-def _one_at_a_time(work: Path) -> Iterator[None]:
-    work.mkdir(parents=True, exist_ok=True)
-    with open(work / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusy(f"another `notes-qa adapt` is running on {work.parent}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _remembered(work: Path, fingerprint: str) -> AdaptReport | None:
