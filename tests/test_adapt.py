@@ -337,3 +337,22 @@ def test_ready_names_the_reader_in_use_and_serve_follows_the_adapted_version(tmp
         assert ready["reader"].startswith("adapted (") and "+adapted-" in ready["embedder"]
         hits = client.post("/search", json={"question": "sourdough starter flour"}).json()
         assert hits["hits"][0]["file"] == "sourdough.md"
+
+
+def test_notes_reindexed_while_adapting_are_not_overridden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = write_vault(tmp_path / "vault")
+    job = job_for(vault, tmp_path / "index", Writer(), [])
+    real_check = adapting.retrieval_check
+
+    def check_after_an_edit(*args: Any) -> Any:  # a save and its re-ingest land while adapt runs
+        if not (vault / "new.md").exists():
+            (vault / "new.md").write_text("# Tea\n\nGreen tea steeps at eighty degrees for two minutes in my pot.\n")
+            run_ingest(vault, job.store, HashEmbedder(), IngestConfig())
+        return real_check(*args)
+
+    monkeypatch.setattr(adapting, "retrieval_check", check_after_an_edit)
+    report = adapt(job)
+    assert report.outcome == "not adopted" and "re-indexed" in report.reason
+    served = job.store.current_manifest()
+    assert served and served.adapter is None
+    assert any(c.file == "new.md" for c in job.store.load().chunks)

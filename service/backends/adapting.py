@@ -33,7 +33,7 @@ from ingest.embedder import Embedder, SentenceTransformerEmbedder
 from ingest.types import UsageError
 from service.backends.adapt_check import retrieval_check, verdict
 from service.backends.adapt_pairs import TRAP_EVERY, PairBuilder, PairLog, PairRecord, sample_units, unit_key
-from service.backends.adapt_training import RECIPE, fine_tune
+from service.backends.adapt_training import BATCH, RECIPE, fine_tune
 from service.pipeline.generation import Generator
 from service.pipeline.retriever import Retriever
 
@@ -133,7 +133,7 @@ def adapt(job: AdaptJob, progress: Progress | None = None, log: Callable[[str], 
         with timed("train"):
             if not (model_dir / "modules.json").exists():
                 model_dir.parent.mkdir(parents=True, exist_ok=True)
-                progress.stage("train", -(-len(train) // 16))
+                progress.stage("train", -(-len(train) // BATCH))
                 job.trainer(
                     job.base_model, train, model_dir, lambda step, steps, loss: progress.advance(f"loss {loss:.2f}")
                 )
@@ -154,8 +154,12 @@ def adapt(job: AdaptJob, progress: Progress | None = None, log: Callable[[str], 
                 "adapted": retrieval_check(adapted, candidate, held, traps),
             }
             better, report.reason = verdict(report.check["packaged"], report.check["adapted"])
+        with job.store.writer():  # no ingest between this test and the swap
+            if better and job.store.current_version() != served.manifest.version:
+                better, report.reason = False, "the notes were re-indexed while adapting; run adapt again"
+            if better:
+                job.store.activate(str(built.version))
         if better:
-            job.store.activate(str(built.version))
             report.outcome, report.version = "adopted", built.version
             _prune_models(job.store, keep=model_dir)
         else:
